@@ -1,0 +1,330 @@
+"""Static analysis of the entry's surroundings.
+
+Resolves imports to files in the entry's tree, decides which imports load the
+runtime, and reads what a runtime module exports, all without running any of
+it. Modules are read with ``ast`` (reading is not rewriting, and ``ast`` is
+much faster than LibCST); every code change goes through LibCST elsewhere.
+"""
+
+from __future__ import annotations
+
+import ast
+import posixpath
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from rewriter.bindings import ImportStatement
+from rewriter.tree import SourceTree
+
+
+@dataclass(frozen=True)
+class EntryLocation:
+    """Where the entry sits: its file name and the package it belongs to.
+
+    ``package`` holds the names of the enclosing package directories, outermost
+    first (``("build", "server")`` for ``build/server/index.py`` when both have
+    an ``__init__.py``); it is empty for a script entry.
+    """
+
+    filename: str = "index.py"
+    package: tuple[str, ...] = ()
+
+    @classmethod
+    def detect(cls, path: str | None, tree: SourceTree | None) -> EntryLocation:
+        """Find the enclosing packages of ``path`` by looking for ``__init__.py``."""
+        if path is None or path == "-":
+            return cls()
+        parts = posixpath.normpath(path.replace("\\", "/")).split("/")
+        filename, directories = parts[-1], [p for p in parts[:-1] if p not in ("", ".")]
+        package: list[str] = []
+        if tree is not None:
+            for depth, name in enumerate(reversed(directories)):
+                if not tree.is_file("../" * depth + "__init__.py") or not name.isidentifier():
+                    break
+                package.insert(0, name)
+        return cls(filename, tuple(package))
+
+
+class ModuleLocator:
+    """Resolves module names, as written in an import, to files in the tree.
+
+    Paths are relative to the entry's directory. Without a tree, a relative
+    import is assumed to name a module file below the entry's directory and an
+    absolute import resolves to nothing.
+    """
+
+    def __init__(self, tree: SourceTree | None, entry: EntryLocation) -> None:
+        self._tree = tree
+        self._entry = entry
+
+    def resolve(self, module: str, importer: str | None = None) -> str | None:
+        """The file (or namespace directory, ending in ``/``) that ``module`` loads.
+
+        ``importer`` is the relative path of the importing file (the entry by
+        default); relative imports are resolved from its package.
+        """
+        importer = importer or self._entry.filename
+        for base in self._candidate_bases(module, importer):
+            found = self._find(base)
+            if found is not None:
+                return found
+        return None
+
+    def _candidate_bases(self, module: str, importer: str) -> Iterator[str]:
+        dotted = module.lstrip(".")
+        level = len(module) - len(dotted)
+        parts = dotted.split(".") if dotted else []
+        if level:
+            directory = posixpath.dirname(importer)
+            for _ in range(level - 1):
+                directory = posixpath.join(directory, "..")
+            yield posixpath.normpath(posixpath.join(directory, *parts))
+            return
+        yield posixpath.normpath(
+            posixpath.join(*parts)
+        )  # a script entry: its directory is on sys.path
+        package = self._entry.package
+        if package and parts and parts[0] == package[0]:
+            shared = 0
+            while shared < min(len(parts), len(package)) and parts[shared] == package[shared]:
+                shared += 1
+            ups = [".."] * (len(package) - shared)
+            yield posixpath.normpath(posixpath.join(".", *ups, *parts[shared:]))
+
+    def _find(self, base: str) -> str | None:
+        if self._tree is None:
+            if base.startswith(".."):
+                return None
+            return "__init__.py" if base == "." else f"{base}.py"
+        init = posixpath.normpath(posixpath.join(base, "__init__.py"))
+        if self._tree.is_file(init):
+            return init
+        if base != "." and self._tree.is_file(f"{base}.py"):
+            return f"{base}.py"
+        if base != "." and self._tree.is_dir(base):
+            return f"{base}/"
+        return None
+
+
+@dataclass
+class ModuleSummary:
+    """What a module defines at its top level, read statically."""
+
+    defined: set[str] = field(default_factory=set)
+    all_names: tuple[str, ...] | None = None
+    star_modules: list[str] = field(default_factory=list)
+    dynamic_all: bool = False
+
+
+class ExportReader:
+    """Reads what runtime modules define and export (``__all__``, star imports)."""
+
+    def __init__(self, tree: SourceTree | None, locator: ModuleLocator) -> None:
+        self._tree = tree
+        self._locator = locator
+        self._summaries: dict[str, ModuleSummary | None] = {}
+
+    def summary(self, relpath: str) -> ModuleSummary | None:
+        """The static summary of the module file at ``relpath`` (None if unreadable)."""
+        if relpath not in self._summaries:
+            self._summaries[relpath] = self._read(relpath)
+        return self._summaries[relpath]
+
+    def star_exports(self, relpath: str, _seen: frozenset[str] = frozenset()) -> set[str] | None:
+        """The names ``from <module> import *`` binds, or None if unknown."""
+        summary = self.summary(relpath)
+        if summary is None or summary.dynamic_all:
+            return None
+        if summary.all_names is not None:
+            return set(summary.all_names)
+        names = {name for name in summary.defined if not name.startswith("_")}
+        for module in summary.star_modules:
+            target = self._locator.resolve(module, relpath)
+            if target is None or target in _seen or target.endswith("/"):
+                continue
+            names |= self.star_exports(target, _seen | {relpath}) or set()
+        return names
+
+    def _read(self, relpath: str) -> ModuleSummary | None:
+        if self._tree is None or relpath.endswith("/"):
+            return None
+        text = self._tree.read_text(relpath)
+        return None if text is None else summarise_source(text)
+
+
+def summarise_source(text: str) -> ModuleSummary | None:
+    """What the module in ``text`` defines at its top level (None if it does not parse)."""
+    try:
+        module = ast.parse(text)
+    except (SyntaxError, ValueError):
+        return None
+    summary = ModuleSummary()
+    for statement in _module_level(module.body):
+        _summarise(statement, summary)
+    return summary
+
+
+def _module_level(body: Iterable[ast.stmt]) -> Iterator[ast.stmt]:
+    """Statements that run at import time, including those in if/try/with/for blocks."""
+    for statement in body:
+        yield statement
+        if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            continue
+        for name in ("body", "orelse", "finalbody"):
+            yield from _module_level(getattr(statement, name, ()))
+        for handler in getattr(statement, "handlers", ()):
+            yield from _module_level(handler.body)
+        for case in getattr(statement, "cases", ()):
+            yield from _module_level(case.body)
+
+
+def _summarise(statement: ast.stmt, summary: ModuleSummary) -> None:
+    if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        summary.defined.add(statement.name)
+    elif isinstance(statement, ast.Import):
+        summary.defined.update((a.asname or a.name.split(".")[0]) for a in statement.names)
+    elif isinstance(statement, ast.ImportFrom):
+        if statement.names[0].name == "*":
+            summary.star_modules.append("." * statement.level + (statement.module or ""))
+        else:
+            summary.defined.update(a.asname or a.name for a in statement.names)
+    elif isinstance(statement, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+        targets = statement.targets if isinstance(statement, ast.Assign) else [statement.target]
+        for target in targets:
+            summary.defined.update(_target_names(target))
+        if "__all__" in {n for t in targets for n in _target_names(t)}:
+            _read_all(statement, summary)
+    elif isinstance(statement, (ast.For, ast.AsyncFor, ast.With, ast.AsyncWith)):
+        targets = (
+            [statement.target]
+            if isinstance(statement, (ast.For, ast.AsyncFor))
+            else [item.optional_vars for item in statement.items if item.optional_vars]
+        )
+        for target in targets:
+            summary.defined.update(_target_names(target))
+    elif isinstance(statement, ast.Expr) and _is_all_mutation(statement.value):
+        _read_all_call(statement.value, summary)  # type: ignore[arg-type]
+
+
+def _target_names(target: ast.expr) -> Iterator[str]:
+    if isinstance(target, ast.Name):
+        yield target.id
+    elif isinstance(target, (ast.Tuple, ast.List)):
+        for element in target.elts:
+            yield from _target_names(element)
+    elif isinstance(target, ast.Starred):
+        yield from _target_names(target.value)
+
+
+def _literal_strings(node: ast.expr | None) -> tuple[str, ...] | None:
+    if isinstance(node, (ast.List, ast.Tuple)) and all(
+        isinstance(e, ast.Constant) and isinstance(e.value, str) for e in node.elts
+    ):
+        return tuple(e.value for e in node.elts)  # type: ignore[attr-defined]
+    return None
+
+
+def _read_all(
+    statement: ast.Assign | ast.AnnAssign | ast.AugAssign, summary: ModuleSummary
+) -> None:
+    names = _literal_strings(statement.value)
+    if names is None:
+        summary.dynamic_all = True
+    elif isinstance(statement, ast.AugAssign):
+        summary.all_names = (*(summary.all_names or ()), *names)
+    else:
+        summary.all_names = names
+
+
+def _is_all_mutation(node: ast.expr) -> bool:
+    return (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and isinstance(node.func.value, ast.Name)
+        and node.func.value.id == "__all__"
+    )
+
+
+def _read_all_call(call: ast.Call, summary: ModuleSummary) -> None:
+    assert isinstance(call.func, ast.Attribute)
+    argument = call.args[0] if len(call.args) == 1 else None
+    if (
+        call.func.attr == "append"
+        and isinstance(argument, ast.Constant)
+        and isinstance(argument.value, str)
+    ):
+        summary.all_names = (*(summary.all_names or ()), argument.value)
+    elif call.func.attr == "extend" and (names := _literal_strings(argument)) is not None:
+        summary.all_names = (*(summary.all_names or ()), *names)
+    else:
+        summary.dynamic_all = True
+
+
+class RuntimeClassifier:
+    """Decides which import statements load the runtime.
+
+    A statement is a runtime import when a module it may load resolves to a
+    file that matches the ``runtime`` patterns (gitignore-style, relative to
+    the entry's directory). Without patterns, every module file inside the
+    entry's directory tree counts. The init module, the entry itself and the
+    packages that enclose the entry never count: they load before the runtime.
+    """
+
+    def __init__(
+        self,
+        locator: ModuleLocator,
+        patterns: tuple[str, ...],
+        *,
+        entry: EntryLocation,
+        init_path: str | None,
+    ) -> None:
+        self._locator = locator
+        self._patterns = patterns
+        self._never = {entry.filename, "__init__.py", init_path}
+
+    @cached_property
+    def _spec(self) -> object | None:
+        if not self._patterns:
+            return None
+        import pathspec
+
+        return pathspec.GitIgnoreSpec.from_lines(self._patterns)
+
+    def runtime_files(self, statement: ImportStatement) -> tuple[str, ...]:
+        """The runtime files the statement may load (empty: not a runtime import)."""
+        if statement.is_future:
+            return ()
+        found: list[str] = []
+        for module in statement.candidate_modules():
+            path = self._locator.resolve(module)
+            if path is not None and path not in found and self.is_runtime_path(path):
+                found.append(path)
+        return tuple(found)
+
+    def runtime_modules(self, statement: ImportStatement) -> tuple[str, ...]:
+        """The runtime modules (as written) that the statement may load."""
+        return tuple(
+            module
+            for module in statement.candidate_modules()
+            if (path := self._locator.resolve(module)) is not None and self.is_runtime_path(path)
+        )
+
+    def is_runtime_path(self, path: str) -> bool:
+        """True if the resolved module file ``path`` belongs to the runtime."""
+        if path in self._never or path.startswith("../") or path == "..":
+            return False
+        spec = self._spec
+        if spec is None:
+            return True
+        return bool(spec.match_file(path))  # type: ignore[attr-defined]
+
+
+__all__ = [
+    "EntryLocation",
+    "ExportReader",
+    "ModuleLocator",
+    "ModuleSummary",
+    "RuntimeClassifier",
+    "summarise_source",
+]

@@ -1,0 +1,240 @@
+"""The command line: ``rewriter [OPTIONS] PATH...``; the only place that knows exit codes.
+
+Heavy modules (libcst, jinja2, pathspec) are imported only once the
+arguments are parsed, so ``--help`` and ``--version`` stay fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import IO
+
+from rewriter.config import MODES, Settings, find_pyproject, load_table, merge_layers
+from rewriter.errors import ConfigError, RewriteError
+from rewriter.report import BuildReport, FileReport, file_line
+
+EXIT_USAGE = 2
+STDIN = "-"
+
+# Options whose values go into Settings, by Settings field name.
+_SETTING_OPTIONS = (
+    "init",
+    "entry",
+    "exclude",
+    "runtime",
+    "handler",
+    "mode",
+    "preload",
+    "lazy",
+    "preset",
+    "jobs",
+)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line with ``argv`` (default: ``sys.argv[1:]``); return the exit code."""
+    parser = _parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:
+        return exit_.code if isinstance(exit_.code, int) else EXIT_USAGE
+    overrides = {
+        name: tuple(value) if isinstance(value, list) else value
+        for name in _SETTING_OPTIONS
+        if (value := getattr(args, name)) is not None
+    }
+    paths: list[str] = args.paths
+    try:
+        if paths.count(STDIN) > 1:
+            raise _UsageError("error: '-' (standard input) can be given only once")
+        groups = _settings_by_path(paths, overrides, args.config)
+    except _UsageError as error:
+        print(error, file=sys.stderr)
+        return EXIT_USAGE
+
+    from rewriter.runner import rewrite_file
+
+    write = not (args.check or args.diff)
+    reports: list[FileReport] = []
+    for path, settings, entries in groups:
+        if path == STDIN:
+            report = _rewrite_stdin(settings, check=args.check, diff=args.diff)
+            _emit(report, args, write=write)
+            reports.append(report)
+            continue
+        for entry in entries:
+            report = rewrite_file(entry, settings, write=write)
+            _emit(report, args, write=write)
+            reports.append(report)
+    build = BuildReport(tuple(reports))
+    if not args.quiet:
+        print(build.summary(write=write), file=sys.stderr)
+    return build.exit_code(check=args.check, diff=args.diff)
+
+
+class _UsageError(Exception):
+    """A usage or config error; the message is the line to print (exit code 2)."""
+
+
+def _settings_by_path(
+    paths: Sequence[str], overrides: dict[str, object], config: str | None
+) -> list[tuple[str, Settings, list[Path]]]:
+    """Settings and entries for every PATH, all checked before anything is written."""
+    from rewriter.files import expand_paths
+
+    tables: dict[Path | None, dict[str, object]] = {}
+    settings_for: dict[Path | None, Settings] = {}
+    groups = []
+    for path in paths:
+        start = Path.cwd() if path == STDIN else Path(path)
+        pyproject = Path(config) if config else find_pyproject(start)
+        if pyproject not in settings_for:
+            try:
+                tables[pyproject] = load_table(pyproject) if pyproject else {}
+            except ConfigError as error:
+                raise _UsageError(error.diagnostic.format(str(pyproject))) from None
+            try:
+                settings_for[pyproject] = Settings.from_mapping(
+                    merge_layers(tables[pyproject], overrides)
+                )
+            except ConfigError as error:
+                raise _UsageError(f"error: {error.diagnostic.message}") from None
+        settings = settings_for[pyproject]
+        try:
+            entries = [] if path == STDIN else expand_paths([Path(path)], settings)
+        except RewriteError as error:
+            raise _UsageError(error.diagnostic.format(path)) from None
+        groups.append((path, settings, entries))
+    return groups
+
+
+def _rewrite_stdin(settings: Settings, *, check: bool, diff: bool) -> FileReport:
+    """Rewrite standard input; the result (or the input, on failure) goes to stdout."""
+    from rewriter.files import decode_source, encode_source
+    from rewriter.runner import rewrite_text
+
+    raw = sys.stdin.buffer.read()
+    try:
+        text, encoding = decode_source(raw)
+    except RewriteError as error:
+        return FileReport.from_error(STDIN, error.diagnostic)
+    report = rewrite_text(text, settings, path=STDIN, root=Path.cwd())
+    if check or diff:
+        return report
+    output = report.result.output if report.result is not None else text
+    try:
+        data = encode_source(output, encoding)
+    except RewriteError as error:
+        data = raw
+        report = FileReport.from_error(STDIN, error.diagnostic)
+    _write_bytes(sys.stdout, data)
+    return report
+
+
+def _emit(report: FileReport, args: argparse.Namespace, *, write: bool) -> None:
+    """Print what one file's report says: error, warnings, progress line, diff."""
+    if report.error is not None:
+        print(report.error.format(report.path), file=sys.stderr)
+    if not args.quiet:
+        for warning in report.warnings:
+            print(warning.format(report.path, "warning"), file=sys.stderr)
+        line = file_line(report, write=write, verbose=args.verbose)
+        if line is not None:
+            print(line, file=sys.stderr)
+    if args.diff and report.result is not None and report.result.changed:
+        sys.stdout.write(unified_diff(report.result.source, report.result.output, report.path))
+        sys.stdout.flush()
+
+
+def unified_diff(before: str, after: str, path: str) -> str:
+    """A unified diff of two texts with ``a/PATH`` and ``b/PATH`` headers."""
+    name = Path(path).as_posix().lstrip("/")
+    lines = difflib.unified_diff(
+        _lines(before), _lines(after), fromfile=f"a/{name}", tofile=f"b/{name}"
+    )
+    return "".join(
+        line if line.endswith("\n") else f"{line}\n\\ No newline at end of file\n"
+        for line in lines
+    )
+
+
+def _lines(text: str) -> list[str]:
+    # str.splitlines() would also split on form feeds and other separators.
+    lines = [f"{line}\n" for line in text.split("\n")]
+    lines[-1] = lines[-1][:-1]
+    return lines if lines[-1] else lines[:-1]
+
+
+def _write_bytes(stream: IO[str], data: bytes) -> None:
+    stream.flush()
+    buffer = getattr(stream, "buffer", None)
+    if buffer is None:
+        stream.write(data.decode("utf-8", errors="replace"))
+    else:
+        buffer.write(data)
+        buffer.flush()
+
+
+def _version() -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version("rewriter")
+    except metadata.PackageNotFoundError:
+        import rewriter
+
+        return str(getattr(rewriter, "__version__", "unknown"))
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="rewriter",
+        description=(
+            "Rewrite a generated server entry so that instrumentation is "
+            "initialised before the application's runtime is imported."
+        ),
+    )
+    parser.add_argument(
+        "paths",
+        nargs="+",
+        metavar="PATH",
+        help="an entry file or a build directory; '-' reads standard input and writes stdout",
+    )
+    add = parser.add_argument
+    add("--init", metavar="SPEC", help="init module, 'module:callable', or a file path")
+    add("--entry", action="append", metavar="PATTERN", help="entry file pattern (repeatable)")
+    add("--exclude", action="append", metavar="PATTERN", help="files to skip (repeatable)")
+    add("--runtime", action="append", metavar="PATTERN", help="runtime module pattern (repeatable)")
+    add("--handler", action="append", metavar="NAME", help="handler name to re-export (repeatable)")
+    add("--mode", choices=MODES, help="how the entry is rewritten (default: dynamic-import)")
+    add("--preload", action="append", metavar="NAME", help="integration to preload (repeatable)")
+    add(
+        "--lazy",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="defer the runtime import to first use",
+    )
+    add("--preset", metavar="NAME", help="framework defaults (nitro, wsgi, asgi, django, lambda)")
+    add("--check", action="store_true", help="write nothing; exit 1 if a file would change")
+    add("--diff", action="store_true", help="write nothing; print a unified diff to stdout")
+    add("--config", metavar="FILE", help="pyproject.toml to read (default: nearest one upward)")
+    add("-j", "--jobs", type=_positive_int, metavar="N", help="number of parallel jobs")
+    verbosity = parser.add_mutually_exclusive_group()
+    verbosity.add_argument("-q", "--quiet", action="store_true", help="print errors only")
+    verbosity.add_argument("-v", "--verbose", action="store_true", help="name every file")
+    add("--version", action="version", version=f"rewriter {_version()}")
+    return parser
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
+    return value

@@ -1,0 +1,152 @@
+"""``rewrite_source``: the pure rewrite of one entry's text.
+
+Text in, ``Result`` out, no I/O: the files beside the entry are read through
+the ``SourceTree`` the caller passes. Bad source or settings raise
+``RewriteError``; the per-file runner turns that into a report.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import libcst as cst
+
+from rewriter.analysis import (
+    EntryLocation,
+    ExportReader,
+    ModuleLocator,
+    ModuleSummary,
+    RuntimeClassifier,
+    summarise_source,
+)
+from rewriter.bindings import ImportStatement
+from rewriter.config import InitSpec, Settings
+from rewriter.errors import ConfigError, RewriteError
+from rewriter.result import Result
+from rewriter.templates import render_statements
+from rewriter.transforms.deferred import defer_imports
+from rewriter.transforms.init_block import place_init_block
+from rewriter.transforms.reexports import plan_reexports
+from rewriter.transforms.sites import ImportSite, ImportSiteCollector
+from rewriter.tree import SourceTree
+
+
+def rewrite_source(
+    source: str,
+    settings: Settings,
+    *,
+    path: str | None = None,
+    tree: SourceTree | None = None,
+) -> Result:
+    """Rewrite the entry ``source`` so that init runs before its runtime.
+
+    ``path`` is the entry's path (used to find its enclosing packages) and
+    ``tree`` the files beside it, rooted at the entry's directory. Without a
+    tree, relative imports are taken to be runtime modules and absolute ones
+    are not. Running it on its own output changes nothing.
+    """
+    if settings.mode == "preload":
+        raise ConfigError("mode 'preload' is not available yet")
+    module = _parse(source)
+    context = _Context.create(settings, path, tree)
+    sites = ImportSiteCollector.collect(module)
+    runtime_sites = [site for site in sites if context.classifier.runtime_modules(site.statement)]
+    pending = [site for site in runtime_sites if not site.deferred]
+
+    reexported: tuple[str, ...] = ()
+    warnings = []
+    deferring = settings.mode == "dynamic-import"
+    if deferring:
+        entry = summarise_source(source) or ModuleSummary()
+        plan = plan_reexports(
+            settings.handlers,
+            explicit=settings.handler is not None,
+            entry=entry,
+            sites=pending,
+            locator=context.locator,
+            exports=context.exports,
+        )
+        module = defer_imports(module, pending, plan.by_site)
+        reexported, warnings = tuple(plan.found), plan.warnings
+
+    guard_modules = tuple(
+        dict.fromkeys(
+            module_name
+            for site in runtime_sites
+            for module_name in context.classifier.runtime_modules(site.statement)
+        )
+    )
+    block = render_statements(
+        "init.py.j2",
+        module.default_newline,
+        deferred=deferring,
+        guard=settings.guard,
+        guard_modules=(*guard_modules, *settings.instrumented),
+        init=context.init,
+        init_key=str(context.init),
+        init_module_name="_rewriter_init_" + re.sub(r"\W", "_", context.init.target),
+        on_init_error=settings.on_init_error,
+    )
+    module = place_init_block(
+        module,
+        block[0],
+        prelude_modules=settings.prelude,
+        is_runtime=lambda statement: bool(context.classifier.runtime_files(statement)),
+    )
+    return Result(
+        source=source,
+        output=module.code,
+        runtime_modules=tuple(
+            site.statement.module or site.statement.names[0].name for site in runtime_sites
+        ),
+        reexports=reexported,
+        warnings=tuple(warnings),
+    )
+
+
+def _parse(source: str) -> cst.Module:
+    try:
+        return cst.parse_module(source)
+    except cst.ParserSyntaxError as error:
+        raise RewriteError(
+            f"cannot parse: {error.message}", error.raw_line, error.raw_column + 1
+        ) from None
+
+
+@dataclass(frozen=True)
+class _Context:
+    """What the rewrite of one entry knows about its surroundings."""
+
+    init: InitSpec
+    locator: ModuleLocator
+    classifier: RuntimeClassifier
+    exports: ExportReader
+
+    @classmethod
+    def create(cls, settings: Settings, path: str | None, tree: SourceTree | None) -> _Context:
+        entry = EntryLocation.detect(path, tree)
+        locator = ModuleLocator(tree, entry)
+        init = _find_init(settings, tree)
+        init_path = init.target if init.kind == "file" else locator.resolve(init.target)
+        classifier = RuntimeClassifier(locator, settings.runtime, entry=entry, init_path=init_path)
+        return cls(init, locator, classifier, ExportReader(tree, locator))
+
+
+def _find_init(settings: Settings, tree: SourceTree | None) -> InitSpec:
+    spec = settings.init_spec
+    if spec is not None:
+        if spec.kind == "file" and tree is not None and not tree.is_file(spec.target):
+            raise ConfigError(f"init file {spec.target} does not exist beside the entry")
+        return spec
+    for candidate in settings.init_files:
+        if tree is not None and tree.is_file(candidate):
+            return InitSpec("file", candidate)
+    raise ConfigError(
+        "no init found: pass --init MODULE, MODULE:CALLABLE or a file path, or create one of "
+        + ", ".join(settings.init_files)
+        + " beside the entry"
+    )
+
+
+__all__ = ["ImportSite", "ImportStatement", "rewrite_source"]

@@ -1,0 +1,35 @@
+"""Diagnostics and the error type every layer raises for bad input."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    """A message tied to a position in a file (1-based line and column)."""
+
+    message: str
+    line: int = 1
+    column: int = 1
+
+    def format(self, path: str, severity: str = "error") -> str:
+        """Render as ``severity: PATH:LINE:COL: message`` on one line."""
+        text = " ".join(self.message.split())
+        return f"{severity}: {path}:{self.line}:{self.column}: {text}"
+
+
+class RewriteError(Exception):
+    """Bad input (source, settings or path): the file cannot be rewritten.
+
+    Raised by the pure layers; the per-file runner turns it into a failed
+    report, and the CLI prints it as ``error: PATH:LINE:COL: message``.
+    """
+
+    def __init__(self, message: str, line: int = 1, column: int = 1) -> None:
+        super().__init__(message)
+        self.diagnostic = Diagnostic(message, line, column)
+
+
+class ConfigError(RewriteError):
+    """A bad setting: a wrong value, an unknown key, an unsafe name (exit code 2)."""

@@ -1,0 +1,292 @@
+"""The disk side of a rewrite: finding entries, reading sources, atomic writes.
+
+Sources are decoded the way Python decodes them (PEP 263 cookie, UTF-8 BOM)
+and without newline translation, so a file written back keeps its encoding,
+its BOM and its line endings byte for byte.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import posixpath
+import stat
+import tempfile
+import tokenize
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from rewriter.config import DEFAULT_MAX_SIZE, Settings
+from rewriter.errors import RewriteError
+
+if TYPE_CHECKING:
+    from pathspec import GitIgnoreSpec
+
+_BOM = b"\xef\xbb\xbf"
+_SKIPPED_DIRS = frozenset({".git", ".hg", ".svn"})
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """A decoded source file and what it takes to write it back faithfully.
+
+    ``raw`` holds the bytes as read, so that ``write_atomic`` can tell whether
+    the file changed on disk in the meantime. ``encoding`` is the codec to
+    encode with (``"utf-8-sig"`` for a file with a BOM).
+    """
+
+    path: Path
+    text: str
+    encoding: str
+    raw: bytes
+
+
+def decode_source(raw: bytes) -> tuple[str, str]:
+    """Decode Python source bytes; return ``(text, encoding)``.
+
+    Follows ``tokenize.detect_encoding`` (PEP 263 cookie, UTF-8 BOM) and keeps
+    line endings as they are. Raises RewriteError, positioned at the fault,
+    for an unknown encoding, an undecodable byte or a NUL character.
+    """
+    try:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(raw).readline)
+    except SyntaxError as error:
+        raise _detect_error(raw, error) from None
+    body, codec = (raw[len(_BOM):], "utf-8") if encoding == "utf-8-sig" else (raw, encoding)
+    try:
+        text = body.decode(codec)
+    except UnicodeDecodeError as error:
+        line, column = _byte_position(body, error.start, codec)
+        raise RewriteError(
+            f"cannot decode byte 0x{body[error.start]:02x} as {encoding}", line, column
+        ) from None
+    nul = text.find("\0")
+    if nul >= 0:
+        raise RewriteError("source contains a NUL character", *text_position(text, nul))
+    return text, encoding
+
+
+def read_source(path: Path, max_size: int = DEFAULT_MAX_SIZE) -> SourceFile:
+    """Read and decode the Python source file at ``path``.
+
+    Raises RewriteError for a directory, an unreadable file, a file larger
+    than ``max_size`` bytes, or bytes that ``decode_source`` rejects.
+    """
+    if path.is_dir():
+        raise RewriteError("is a directory, not a Python file")
+    try:
+        with open(path, "rb") as stream:
+            raw = stream.read(max_size + 1)
+    except OSError as error:
+        raise RewriteError(f"cannot read file: {error.strerror or error}") from None
+    if len(raw) > max_size:
+        raise RewriteError(f"file is larger than max_size ({max_size} bytes)")
+    text, encoding = decode_source(raw)
+    return SourceFile(path, text, encoding, raw)
+
+
+def encode_source(text: str, encoding: str) -> bytes:
+    """Encode ``text`` with a source's encoding; RewriteError if a character does not fit."""
+    try:
+        return text.encode(encoding)
+    except UnicodeEncodeError as error:
+        raise RewriteError(
+            f"cannot encode {text[error.start]!r} as {encoding}", *text_position(text, error.start)
+        ) from None
+
+
+def write_atomic(path: Path, text: str, source_file: SourceFile) -> None:
+    """Replace the file at ``path`` with ``text``, atomically.
+
+    Encodes with the source's encoding, writes a temporary file in the same
+    directory, fsyncs it, gives it the original file mode, and renames it over
+    the original. Refuses (RewriteError) if the file on disk no longer holds
+    the bytes ``source_file`` was read from. On any failure the original is
+    left untouched and the temporary file is removed.
+    """
+    data = encode_source(text, source_file.encoding)
+    # Write through a symlink rather than replacing the link with a file.
+    target = Path(os.path.realpath(path))
+    try:
+        mode = stat.S_IMODE(os.stat(target).st_mode)
+        descriptor, temporary = tempfile.mkstemp(
+            dir=target.parent, prefix=f".{target.name}.", suffix=".rewriter.tmp"
+        )
+    except OSError as error:
+        raise RewriteError(f"cannot write file: {error.strerror or error}") from None
+    try:
+        with os.fdopen(descriptor, "wb") as stream:
+            stream.write(data)
+            stream.flush()
+            os.fchmod(stream.fileno(), mode)
+            os.fsync(stream.fileno())
+        if _read_bytes(target) != source_file.raw:
+            raise RewriteError("changed on disk since it was read; not overwritten")
+        os.replace(temporary, target)
+    except BaseException as error:
+        _remove(temporary)
+        if isinstance(error, OSError):
+            raise RewriteError(f"cannot write file: {error.strerror or error}") from None
+        raise
+    _fsync_directory(target.parent)
+
+
+def expand_paths(paths: Iterable[Path], settings: Settings) -> list[Path]:
+    """The entry files that ``paths`` name, sorted and without duplicates.
+
+    A file is an entry as it is. A directory is searched for files matching
+    ``settings.entry`` (gitignore-style, relative to that directory), minus
+    ``settings.exclude`` and minus what the ``.gitignore`` files inside it
+    exclude. Symlinked directories are not followed. A missing path raises
+    RewriteError.
+    """
+    found: set[Path] = set()
+    for path in paths:
+        if path.is_dir():
+            found.update(_search(path, settings))
+        elif os.path.lexists(path):
+            found.add(path)
+        else:
+            raise RewriteError("no such file or directory")
+    return sorted(found)
+
+
+class DiskTree:
+    """A ``SourceTree`` that reads the files under ``root`` from the disk.
+
+    Relative paths are POSIX-style and may start with ``..``. Unreadable or
+    undecodable files read as None. Texts are cached for one rewrite.
+    """
+
+    def __init__(self, root: Path, max_size: int = DEFAULT_MAX_SIZE) -> None:
+        self.root = root
+        self.max_size = max_size
+        self._texts: dict[str, str | None] = {}
+
+    def is_file(self, relpath: str) -> bool:
+        """True if ``relpath`` names a file."""
+        path = self._path(relpath)
+        return path is not None and path.is_file()
+
+    def is_dir(self, relpath: str) -> bool:
+        """True if ``relpath`` names a directory."""
+        path = self._path(relpath)
+        return path is not None and path.is_dir()
+
+    def read_text(self, relpath: str) -> str | None:
+        """The decoded text of ``relpath``, or None if it cannot be read."""
+        if relpath not in self._texts:
+            path = self._path(relpath)
+            try:
+                text = None if path is None else read_source(path, self.max_size).text
+            except RewriteError:
+                text = None
+            self._texts[relpath] = text
+        return self._texts[relpath]
+
+    def _path(self, relpath: str) -> Path | None:
+        if posixpath.isabs(relpath) or "\\" in relpath or "\0" in relpath:
+            return None
+        return self.root.joinpath(*relpath.split("/"))
+
+
+def text_position(text: str, index: int) -> tuple[int, int]:
+    """1-based line and column of the character at ``index`` in ``text``."""
+    line_start = text.rfind("\n", 0, index) + 1
+    return text.count("\n", 0, index) + 1, index - line_start + 1
+
+
+def _byte_position(body: bytes, offset: int, codec: str) -> tuple[int, int]:
+    line_start = body.rfind(b"\n", 0, offset) + 1
+    column = len(body[line_start:offset].decode(codec, errors="replace")) + 1
+    return body.count(b"\n", 0, offset) + 1, column
+
+
+def _detect_error(raw: bytes, error: SyntaxError) -> RewriteError:
+    message = str(error.msg)
+    if message.startswith("unknown encoding"):
+        name = message.partition(":")[2].strip()
+        line = 1 if b"coding" in raw.split(b"\n", 1)[0] else 2
+        return RewriteError(f"unknown encoding {name!r} in the coding cookie", line, 1)
+    body = raw[len(_BOM):] if raw.startswith(_BOM) else raw
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError as decode_error:
+        line, column = _byte_position(body, decode_error.start, "utf-8")
+        return RewriteError(
+            f"cannot decode byte 0x{body[decode_error.start]:02x} as utf-8", line, column
+        )
+    return RewriteError(f"bad encoding declaration: {message}")
+
+
+def _search(top: Path, settings: Settings) -> Iterator[Path]:
+    from pathspec import GitIgnoreSpec
+
+    entry = GitIgnoreSpec.from_lines(settings.entry)
+    exclude = GitIgnoreSpec.from_lines(settings.exclude)
+    ignores: dict[str, GitIgnoreSpec] = {}
+    for directory, dirnames, filenames in os.walk(top, followlinks=False):
+        relative = Path(directory).relative_to(top).as_posix()
+        prefix = "" if relative == "." else f"{relative}/"
+        gitignore = Path(directory, ".gitignore")
+        if gitignore.is_file():
+            ignores[prefix] = GitIgnoreSpec.from_lines(_read_lines(gitignore))
+        dirnames[:] = sorted(
+            name
+            for name in dirnames
+            if name not in _SKIPPED_DIRS and not _ignored(f"{prefix}{name}/", ignores)
+        )
+        for name in sorted(filenames):
+            relpath = f"{prefix}{name}"
+            if (
+                entry.match_file(relpath)
+                and not exclude.match_file(relpath)
+                and not _ignored(relpath, ignores)
+                and Path(directory, name).is_file()
+            ):
+                yield top / relpath
+
+
+def _ignored(relpath: str, ignores: dict[str, GitIgnoreSpec]) -> bool:
+    # Like git: the deepest .gitignore with a matching pattern decides.
+    decision = False
+    for prefix, spec in ignores.items():
+        if prefix and not relpath.startswith(prefix):
+            continue
+        include = spec.check_file(relpath[len(prefix):]).include
+        if include is not None:
+            decision = include
+    return decision
+
+
+def _read_lines(path: Path) -> list[str]:
+    try:
+        return path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return []
+
+
+def _read_bytes(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except OSError:
+        return None
+
+
+def _remove(path: str) -> None:
+    with contextlib.suppress(OSError):
+        os.unlink(path)
+
+
+def _fsync_directory(directory: Path) -> None:
+    # Makes the rename durable; not every platform or filesystem allows it.
+    try:
+        descriptor = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    with contextlib.suppress(OSError):
+        os.fsync(descriptor)
+    os.close(descriptor)

@@ -1,0 +1,111 @@
+"""Per-file outcomes of a run, the exit code they add up to, and how they read."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from rewriter.errors import Diagnostic
+from rewriter.result import Result
+
+Status = Literal["changed", "unchanged", "failed"]
+
+EXIT_OK = 0
+EXIT_WOULD_CHANGE = 1
+EXIT_FAILED = 123
+
+
+@dataclass(frozen=True)
+class FileReport:
+    """What happened to one entry.
+
+    ``status`` is ``"changed"`` when the rewrite changed the text (written,
+    or with ``write=False`` would be), ``"unchanged"`` when there was nothing
+    to do, and ``"failed"`` when the file could not be rewritten; ``error``
+    then says why and the file on disk is untouched.
+    """
+
+    path: str
+    status: Status
+    result: Result | None = None
+    error: Diagnostic | None = None
+    warnings: tuple[Diagnostic, ...] = ()
+
+    @classmethod
+    def from_result(cls, path: str, result: Result) -> FileReport:
+        """The report of a rewrite that succeeded."""
+        status: Status = "changed" if result.changed else "unchanged"
+        return cls(path, status, result, warnings=result.warnings)
+
+    @classmethod
+    def from_error(cls, path: str, error: Diagnostic) -> FileReport:
+        """The report of a file that could not be rewritten."""
+        return cls(path, "failed", error=error)
+
+
+@dataclass(frozen=True)
+class BuildReport:
+    """The reports of every entry of a run, in the order they were processed."""
+
+    files: tuple[FileReport, ...] = ()
+
+    @property
+    def rewritten(self) -> tuple[FileReport, ...]:
+        """Entries that were (or, in check mode, would be) rewritten."""
+        return tuple(report for report in self.files if report.status == "changed")
+
+    @property
+    def unchanged(self) -> tuple[FileReport, ...]:
+        """Entries that needed no change."""
+        return tuple(report for report in self.files if report.status == "unchanged")
+
+    @property
+    def failed(self) -> tuple[FileReport, ...]:
+        """Entries that could not be rewritten."""
+        return tuple(report for report in self.files if report.status == "failed")
+
+    @property
+    def warnings(self) -> tuple[tuple[str, Diagnostic], ...]:
+        """Every warning, as ``(path, diagnostic)`` pairs."""
+        return tuple((report.path, warning) for report in self.files for warning in report.warnings)
+
+    def exit_code(self, check: bool = False, diff: bool = False) -> int:
+        """0 when all is well, 1 when ``check``/``diff`` found work, 123 when a file failed."""
+        if self.failed:
+            return EXIT_FAILED
+        if (check or diff) and self.rewritten:
+            return EXIT_WOULD_CHANGE
+        return EXIT_OK
+
+    def summary(self, *, write: bool) -> str:
+        """One line in the style of black: ``1 file rewritten, 2 files left unchanged.``"""
+        would = "" if write else "would be "
+        parts = []
+        if self.rewritten:
+            parts.append(f"{_files(len(self.rewritten))} {would}rewritten")
+        if self.unchanged:
+            parts.append(f"{_files(len(self.unchanged))} {would}left unchanged")
+        if self.failed:
+            verb = "failed" if write else "would fail"
+            parts.append(f"{_files(len(self.failed))} {verb} to rewrite")
+        return (", ".join(parts) or "No entries found") + "."
+
+
+def file_line(report: FileReport, *, write: bool, verbose: bool) -> str | None:
+    """The progress line for one entry, or None when there is nothing to say.
+
+    A file that would change is always named in check mode; a rewritten or
+    unchanged file only when ``verbose``. Errors and warnings are printed
+    separately (``Diagnostic.format``).
+    """
+    if report.status == "changed":
+        if not write:
+            return f"would rewrite {report.path}"
+        return f"rewrote {report.path}" if verbose else None
+    if report.status == "unchanged" and verbose:
+        return f"unchanged {report.path}"
+    return None
+
+
+def _files(count: int) -> str:
+    return f"{count} file{'' if count == 1 else 's'}"

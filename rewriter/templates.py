@@ -1,0 +1,78 @@
+"""The jinja2 environment for injected code, and rendering to LibCST nodes.
+
+Templates render text; the text is parsed with LibCST using the target
+module's newline style and inserted as nodes. Blocks are parsed with four-space
+indentation, which LibCST stores as "the module's default", so inserted code
+takes the indentation of the file it goes into. A template that renders code
+that does not parse is an error, never a broken output file.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import jinja2
+import libcst as cst
+
+from rewriter.errors import RewriteError
+
+_TEMPLATE_INDENT = "    "
+
+Statement = cst.SimpleStatementLine | cst.BaseCompoundStatement
+"""A statement that can stand in a module or block body."""
+
+
+def _load(name: str) -> str:
+    return resources.files("rewriter._templates").joinpath(name).read_text(encoding="utf-8")
+
+
+def _python_literal(value: object) -> str:
+    # JSON string syntax is valid Python string syntax, and double quotes are
+    # what black and ruff format would choose, so they leave the block alone.
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, (tuple, list)):
+        items = [_python_literal(item) for item in value]
+        return f"({items[0]},)" if len(items) == 1 else f"({', '.join(items)})"
+    raise TypeError(f"pyrepr takes strings and sequences of strings, got {type(value).__name__}")
+
+
+@cache
+def environment(newline: str = "\n") -> jinja2.Environment:
+    """The shared jinja2 environment for one newline style (StrictUndefined)."""
+    env = jinja2.Environment(
+        loader=jinja2.FunctionLoader(_load),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        newline_sequence=newline,  # type: ignore[arg-type]
+        autoescape=False,
+    )
+    env.filters["pyrepr"] = _python_literal
+    return env
+
+
+def render_text(name: str, newline: str = "\n", **context: Any) -> str:
+    """Render template ``name`` to source text."""
+    return environment(newline).get_template(name).render(**context)
+
+
+def render_statements(name: str, newline: str = "\n", **context: Any) -> list[Statement]:
+    """Render template ``name`` and parse it into LibCST statements.
+
+    Comments above the first statement are kept as its leading lines.
+    """
+    text = render_text(name, newline, **context)
+    config = cst.PartialParserConfig(default_indent=_TEMPLATE_INDENT, default_newline=newline)
+    try:
+        module = cst.parse_module(text, config=config)
+    except cst.ParserSyntaxError as error:
+        raise RewriteError(
+            f"template {name} rendered code that does not parse: {error.message}"
+        ) from error
+    body = list(module.body)
+    if body and module.header:
+        body[0] = body[0].with_changes(leading_lines=[*module.header, *body[0].leading_lines])
+    return body

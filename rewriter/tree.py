@@ -1,0 +1,57 @@
+"""The files beside an entry, as the pure core sees them.
+
+The core never touches the disk. It asks a ``SourceTree`` whether a module
+file exists and what it contains; ``files.DiskTree`` answers from the disk and
+``MemoryTree`` from a dict (for tests and for callers that already hold the
+sources in memory). Paths are POSIX-style and relative to the entry's
+directory; they may start with ``..`` for modules above it.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Mapping
+from typing import Protocol
+
+
+class SourceTree(Protocol):
+    """Read-only view of the entry's directory tree."""
+
+    def is_file(self, relpath: str) -> bool:
+        """True if ``relpath`` names a file."""
+        ...
+
+    def is_dir(self, relpath: str) -> bool:
+        """True if ``relpath`` names a directory."""
+        ...
+
+    def read_text(self, relpath: str) -> str | None:
+        """The decoded text of ``relpath``, or None if it cannot be read."""
+        ...
+
+
+class MemoryTree:
+    """A ``SourceTree`` backed by a ``{relpath: source}`` mapping."""
+
+    def __init__(self, files: Mapping[str, str]) -> None:
+        self._files = {posixpath.normpath(path): text for path, text in files.items()}
+        self._dirs = {parent for path in self._files for parent in _parents(path)}
+
+    def is_file(self, relpath: str) -> bool:
+        return posixpath.normpath(relpath) in self._files
+
+    def is_dir(self, relpath: str) -> bool:
+        return posixpath.normpath(relpath) in self._dirs
+
+    def read_text(self, relpath: str) -> str | None:
+        return self._files.get(posixpath.normpath(relpath))
+
+
+def _parents(path: str) -> list[str]:
+    parents = []
+    parent = posixpath.dirname(path)
+    while parent:
+        parents.append(parent)
+        parent = posixpath.dirname(parent)
+    parents.append(".")
+    return parents
