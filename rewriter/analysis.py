@@ -160,23 +160,36 @@ def summarise_source(text: str) -> ModuleSummary | None:
     except (SyntaxError, ValueError):
         return None
     summary = ModuleSummary()
-    for statement in _module_level(module.body):
+    for statement in module_level(module.body):
         _summarise(statement, summary)
     return summary
 
 
-def _module_level(body: Iterable[ast.stmt]) -> Iterator[ast.stmt]:
-    """Statements that run at import time, including those in if/try/with/for blocks."""
+def module_level(body: Iterable[ast.stmt]) -> Iterator[ast.stmt]:
+    """Statements that run at import time, including those in if/try/with/for blocks.
+
+    Function and class bodies do not run at import time, nor do the bodies of
+    ``if TYPE_CHECKING:`` (which is how rewriter keeps its mirrored imports).
+    """
     for statement in body:
         yield statement
         if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             continue
+        if isinstance(statement, ast.If) and _is_type_checking(statement.test):
+            yield from module_level(statement.orelse)
+            continue
         for name in ("body", "orelse", "finalbody"):
-            yield from _module_level(getattr(statement, name, ()))
+            yield from module_level(getattr(statement, name, ()))
         for handler in getattr(statement, "handlers", ()):
-            yield from _module_level(handler.body)
+            yield from module_level(handler.body)
         for case in getattr(statement, "cases", ()):
-            yield from _module_level(case.body)
+            yield from module_level(case.body)
+
+
+def _is_type_checking(test: ast.expr) -> bool:
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
 
 
 def _summarise(statement: ast.stmt, summary: ModuleSummary) -> None:
@@ -326,5 +339,6 @@ __all__ = [
     "ModuleLocator",
     "ModuleSummary",
     "RuntimeClassifier",
+    "module_level",
     "summarise_source",
 ]

@@ -7,6 +7,7 @@ mirror) asks an ``ImportStatement`` instead of looking at LibCST nodes.
 
 from __future__ import annotations
 
+import ast
 from dataclasses import dataclass
 from typing import Literal
 
@@ -58,6 +59,16 @@ class ImportStatement:
         if isinstance(node.names, cst.ImportStar):
             return cls("star", module)
         return cls("from", module, tuple(_alias(alias) for alias in node.names))
+
+    @classmethod
+    def from_ast(cls, node: ast.Import | ast.ImportFrom) -> ImportStatement:
+        """Describe an ``ast.Import`` or ``ast.ImportFrom`` node."""
+        if isinstance(node, ast.Import):
+            return cls("import", "", tuple(ImportedName(a.name, a.asname) for a in node.names))
+        module = "." * node.level + (node.module or "")
+        if node.names[0].name == "*":
+            return cls("star", module)
+        return cls("from", module, tuple(ImportedName(a.name, a.asname) for a in node.names))
 
     @property
     def level(self) -> int:

@@ -86,7 +86,6 @@ def _settings_by_path(
     """Settings and entries for every PATH, all checked before anything is written."""
     from rewriter.files import expand_paths
 
-    tables: dict[Path | None, dict[str, object]] = {}
     settings_for: dict[Path | None, Settings] = {}
     groups = []
     for path in paths:
@@ -94,13 +93,11 @@ def _settings_by_path(
         pyproject = Path(config) if config else find_pyproject(start)
         if pyproject not in settings_for:
             try:
-                tables[pyproject] = load_table(pyproject) if pyproject else {}
+                table = load_table(pyproject) if pyproject else {}
             except ConfigError as error:
                 raise _UsageError(error.diagnostic.format(str(pyproject))) from None
             try:
-                settings_for[pyproject] = Settings.from_mapping(
-                    merge_layers(tables[pyproject], overrides)
-                )
+                settings_for[pyproject] = Settings.from_mapping(merge_layers(table, overrides))
             except ConfigError as error:
                 raise _UsageError(f"error: {error.diagnostic.message}") from None
         settings = settings_for[pyproject]
@@ -113,7 +110,7 @@ def _settings_by_path(
 
 
 def _rewrite_stdin(settings: Settings, *, check: bool, diff: bool) -> FileReport:
-    """Rewrite standard input; the result (or the input, on failure) goes to stdout."""
+    """Rewrite standard input to stdout; on failure nothing is written (like black)."""
     from rewriter.files import decode_source, encode_source
     from rewriter.runner import rewrite_text
 
@@ -122,15 +119,13 @@ def _rewrite_stdin(settings: Settings, *, check: bool, diff: bool) -> FileReport
         text, encoding = decode_source(raw)
     except RewriteError as error:
         return FileReport.from_error(STDIN, error.diagnostic)
-    report = rewrite_text(text, settings, path=STDIN, root=Path.cwd())
-    if check or diff:
+    report = rewrite_text(text, settings, path=STDIN, root=Path.cwd(), written=not (check or diff))
+    if check or diff or report.result is None:
         return report
-    output = report.result.output if report.result is not None else text
     try:
-        data = encode_source(output, encoding)
+        data = encode_source(report.result.output, encoding)
     except RewriteError as error:
-        data = raw
-        report = FileReport.from_error(STDIN, error.diagnostic)
+        return FileReport.from_error(STDIN, error.diagnostic)
     _write_bytes(sys.stdout, data)
     return report
 
@@ -139,6 +134,8 @@ def _emit(report: FileReport, args: argparse.Namespace, *, write: bool) -> None:
     """Print what one file's report says: error, warnings, progress line, diff."""
     if report.error is not None:
         print(report.error.format(report.path), file=sys.stderr)
+    for finding in report.findings:
+        print(finding.format(report.path), file=sys.stderr)
     if not args.quiet:
         for warning in report.warnings:
             print(warning.format(report.path, "warning"), file=sys.stderr)
@@ -157,8 +154,7 @@ def unified_diff(before: str, after: str, path: str) -> str:
         _lines(before), _lines(after), fromfile=f"a/{name}", tofile=f"b/{name}"
     )
     return "".join(
-        line if line.endswith("\n") else f"{line}\n\\ No newline at end of file\n"
-        for line in lines
+        line if line.endswith("\n") else f"{line}\n\\ No newline at end of file\n" for line in lines
     )
 
 

@@ -20,7 +20,6 @@ from rewriter.names import (
     check_dotted_name,
     check_identifier,
     check_relative_file,
-    is_dotted_name,
 )
 
 Mode = Literal["dynamic-import", "top-level-import", "preload"]
@@ -74,7 +73,9 @@ class InitSpec:
         A spec that contains a ``/`` or ends in ``.py`` is a file path.
         """
         if not isinstance(spec, str) or not spec.strip():
-            raise ConfigError(f"init must be a module, 'module:callable' or a file path, got {spec!r}")
+            raise ConfigError(
+                f"init must be a module, 'module:callable' or a file path, got {spec!r}"
+            )
         if "/" in spec or "\\" in spec or spec.endswith(".py"):
             return cls("file", check_relative_file(spec, "init file"))
         module, colon, attribute = spec.partition(":")
@@ -87,6 +88,13 @@ class InitSpec:
         if self.kind == "callable":
             return f"{self.target}:{self.attribute}"
         return self.target
+
+
+_LIST_FIELDS = ("entry", "exclude", "runtime", "preload", "prelude", "instrumented", "init_files")
+
+
+def _positive_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
 
 
 def _strings(value: object, key: str) -> tuple[str, ...]:
@@ -127,7 +135,7 @@ class Settings:
     jobs: int | None = None
 
     def __post_init__(self) -> None:
-        for name in ("entry", "exclude", "runtime", "preload", "prelude", "instrumented", "init_files"):
+        for name in _LIST_FIELDS:
             object.__setattr__(self, name, _strings(getattr(self, name), name))
         if self.handler is not None:
             handlers = _strings(self.handler, "handler")
@@ -139,7 +147,9 @@ class Settings:
         if self.mode not in MODES:
             raise ConfigError(f"mode must be one of {', '.join(MODES)}, got {self.mode!r}")
         if self.on_init_error not in ("warn", "raise"):
-            raise ConfigError(f"on_init_error must be 'warn' or 'raise', got {self.on_init_error!r}")
+            raise ConfigError(
+                f"on_init_error must be 'warn' or 'raise', got {self.on_init_error!r}"
+            )
         for flag in ("lazy", "guard"):
             if not isinstance(getattr(self, flag), bool):
                 raise ConfigError(f"{flag} must be true or false, got {getattr(self, flag)!r}")
@@ -149,15 +159,12 @@ class Settings:
             check_dotted_name(module, "module name")
         for init_file in self.init_files:
             check_relative_file(init_file, "init file")
-        if not is_dotted_name(self.preload_group):
-            check_dotted_name(self.preload_group, "preload_group")
+        check_dotted_name(self.preload_group, "preload_group")
         if self.preset is not None:
             check_dotted_name(self.preset, "preset")
-        if isinstance(self.max_size, bool) or not isinstance(self.max_size, int) or self.max_size <= 0:
+        if not _positive_int(self.max_size):
             raise ConfigError(f"max_size must be a positive integer, got {self.max_size!r}")
-        if self.jobs is not None and (
-            isinstance(self.jobs, bool) or not isinstance(self.jobs, int) or self.jobs < 1
-        ):
+        if self.jobs is not None and not _positive_int(self.jobs):
             raise ConfigError(f"jobs must be a positive integer, got {self.jobs!r}")
 
     @classmethod

@@ -7,21 +7,18 @@ the ``SourceTree`` the caller passes. Bad source or settings raise
 
 from __future__ import annotations
 
+import ast
 import re
-from dataclasses import dataclass
 
 import libcst as cst
 
 from rewriter.analysis import (
-    EntryLocation,
-    ExportReader,
-    ModuleLocator,
     ModuleSummary,
-    RuntimeClassifier,
     summarise_source,
 )
 from rewriter.bindings import ImportStatement
-from rewriter.config import InitSpec, Settings
+from rewriter.config import Settings
+from rewriter.context import Context
 from rewriter.errors import ConfigError, RewriteError
 from rewriter.result import Result
 from rewriter.templates import render_statements
@@ -49,7 +46,7 @@ def rewrite_source(
     if settings.mode == "preload":
         raise ConfigError("mode 'preload' is not available yet")
     module = _parse(source)
-    context = _Context.create(settings, path, tree)
+    context = Context.create(settings, path, tree)
     sites = ImportSiteCollector.collect(module)
     runtime_sites = [site for site in sites if context.classifier.runtime_modules(site.statement)]
     pending = [site for site in runtime_sites if not site.deferred]
@@ -109,44 +106,15 @@ def _parse(source: str) -> cst.Module:
     try:
         return cst.parse_module(source)
     except cst.ParserSyntaxError as error:
+        # CPython's own parser points at the offending token more precisely.
+        try:
+            compile(source, "<entry>", "exec", flags=ast.PyCF_ONLY_AST, dont_inherit=True)
+        except SyntaxError as syntax:
+            message = f"cannot parse: {syntax.msg}"
+            raise RewriteError(message, syntax.lineno or 1, syntax.offset or 1) from None
         raise RewriteError(
             f"cannot parse: {error.message}", error.raw_line, error.raw_column + 1
         ) from None
-
-
-@dataclass(frozen=True)
-class _Context:
-    """What the rewrite of one entry knows about its surroundings."""
-
-    init: InitSpec
-    locator: ModuleLocator
-    classifier: RuntimeClassifier
-    exports: ExportReader
-
-    @classmethod
-    def create(cls, settings: Settings, path: str | None, tree: SourceTree | None) -> _Context:
-        entry = EntryLocation.detect(path, tree)
-        locator = ModuleLocator(tree, entry)
-        init = _find_init(settings, tree)
-        init_path = init.target if init.kind == "file" else locator.resolve(init.target)
-        classifier = RuntimeClassifier(locator, settings.runtime, entry=entry, init_path=init_path)
-        return cls(init, locator, classifier, ExportReader(tree, locator))
-
-
-def _find_init(settings: Settings, tree: SourceTree | None) -> InitSpec:
-    spec = settings.init_spec
-    if spec is not None:
-        if spec.kind == "file" and tree is not None and not tree.is_file(spec.target):
-            raise ConfigError(f"init file {spec.target} does not exist beside the entry")
-        return spec
-    for candidate in settings.init_files:
-        if tree is not None and tree.is_file(candidate):
-            return InitSpec("file", candidate)
-    raise ConfigError(
-        "no init found: pass --init MODULE, MODULE:CALLABLE or a file path, or create one of "
-        + ", ".join(settings.init_files)
-        + " beside the entry"
-    )
 
 
 __all__ = ["ImportSite", "ImportStatement", "rewrite_source"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import posixpath
 from dataclasses import dataclass
 
 
@@ -12,9 +13,17 @@ class Diagnostic:
     message: str
     line: int = 1
     column: int = 1
+    path: str | None = None
+    """The file it is about, relative to the entry's directory (None: the entry)."""
 
     def format(self, path: str, severity: str = "error") -> str:
-        """Render as ``severity: PATH:LINE:COL: message`` on one line."""
+        """Render as ``severity: PATH:LINE:COL: message`` on one line.
+
+        ``path`` is the entry's path; a diagnostic about another file beside
+        the entry is shown with that file's path instead.
+        """
+        if self.path is not None:
+            path = posixpath.normpath(posixpath.join(posixpath.dirname(path), self.path))
         text = " ".join(self.message.split())
         return f"{severity}: {path}:{self.line}:{self.column}: {text}"
 

@@ -22,7 +22,9 @@ class FileReport:
     ``status`` is ``"changed"`` when the rewrite changed the text (written,
     or with ``write=False`` would be), ``"unchanged"`` when there was nothing
     to do, and ``"failed"`` when the file could not be rewritten; ``error``
-    then says why and the file on disk is untouched.
+    then says why and the file on disk is untouched. ``findings`` are the
+    ways the file on disk breaks the guarantee after the run (see
+    ``rewriter.verify``).
     """
 
     path: str
@@ -30,12 +32,15 @@ class FileReport:
     result: Result | None = None
     error: Diagnostic | None = None
     warnings: tuple[Diagnostic, ...] = ()
+    findings: tuple[Diagnostic, ...] = ()
 
     @classmethod
-    def from_result(cls, path: str, result: Result) -> FileReport:
+    def from_result(
+        cls, path: str, result: Result, findings: tuple[Diagnostic, ...] = ()
+    ) -> FileReport:
         """The report of a rewrite that succeeded."""
         status: Status = "changed" if result.changed else "unchanged"
-        return cls(path, status, result, warnings=result.warnings)
+        return cls(path, status, result, warnings=result.warnings, findings=findings)
 
     @classmethod
     def from_error(cls, path: str, error: Diagnostic) -> FileReport:
@@ -69,11 +74,17 @@ class BuildReport:
         """Every warning, as ``(path, diagnostic)`` pairs."""
         return tuple((report.path, warning) for report in self.files for warning in report.warnings)
 
+    @property
+    def findings(self) -> tuple[tuple[str, Diagnostic], ...]:
+        """Every broken guarantee, as ``(path, diagnostic)`` pairs."""
+        return tuple((report.path, finding) for report in self.files for finding in report.findings)
+
     def exit_code(self, check: bool = False, diff: bool = False) -> int:
-        """0 when all is well, 1 when ``check``/``diff`` found work, 123 when a file failed."""
+        """0 when all is well; 1 when ``check``/``diff`` found work or a guarantee is
+        broken; 123 when a file failed."""
         if self.failed:
             return EXIT_FAILED
-        if (check or diff) and self.rewritten:
+        if ((check or diff) and self.rewritten) or self.findings:
             return EXIT_WOULD_CHANGE
         return EXIT_OK
 

@@ -15,22 +15,29 @@ from rewriter.files import DiskTree, expand_paths, read_source, write_atomic
 from rewriter.report import BuildReport, FileReport
 
 
-def rewrite_text(text: str, settings: Settings, *, path: str, root: Path) -> FileReport:
+def rewrite_text(
+    text: str, settings: Settings, *, path: str, root: Path, written: bool = True
+) -> FileReport:
     """Rewrite source ``text`` whose modules live under ``root``; nothing is written.
 
     ``path`` names the source in reports and, with ``root``, tells the core
     which package the entry belongs to. Use this for text that is not a
-    file, such as standard input.
+    file, such as standard input. The guarantee is verified on the output
+    when it is ``written``, else (``--check``, ``--diff``) on ``text``.
     """
     from rewriter.core import rewrite_source
+    from rewriter.verify import verify_source
 
+    tree = DiskTree(root, settings.max_size)
     try:
-        result = rewrite_source(text, settings, path=path, tree=DiskTree(root, settings.max_size))
+        result = rewrite_source(text, settings, path=path, tree=tree)
+        kept = result.output if written else text
+        findings = verify_source(kept, settings, path=path, tree=tree)
     except RewriteError as error:
         return FileReport.from_error(path, error.diagnostic)
     except Exception as error:  # the runner must never take the whole build down
         return FileReport.from_error(path, _internal_error(error))
-    return FileReport.from_result(path, result)
+    return FileReport.from_result(path, result, findings)
 
 
 def rewrite_file(
@@ -45,7 +52,7 @@ def rewrite_file(
     name = str(path)
     try:
         source = read_source(entry, settings.max_size)
-        report = rewrite_text(source.text, settings, path=name, root=entry.parent)
+        report = rewrite_text(source.text, settings, path=name, root=entry.parent, written=write)
         if write and report.result is not None and report.result.changed:
             write_atomic(entry, report.result.output, source)
     except RewriteError as error:

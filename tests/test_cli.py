@@ -147,9 +147,19 @@ def test_stdin_error(
 ) -> None:
     make_build(project)
     feed_stdin(monkeypatch, b"x = 1\ny = '\xff'\n")
-    code, _, err = run(capsys, "-")
-    assert code == 123
+    code, out, err = run(capsys, "-")
+    assert (code, out) == (123, "")
     assert "error: -:2:6: cannot decode byte 0xff as utf-8\n" in err
+
+
+def test_stdin_syntax_error_writes_nothing(
+    project: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_build(project)
+    feed_stdin(monkeypatch, b"x = (\n")
+    code, out, err = run(capsys, "-")
+    assert (code, out) == (123, "")
+    assert err.startswith("error: -:")
 
 
 def test_stdin_only_once(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -439,7 +449,13 @@ def test_warnings_are_printed_unless_quiet(
     assert "nowhere" in err
 
     code, _, err = run(capsys, "--check", "-q", "--handler", "nowhere", "build")
-    assert (code, err) == (1, "")
+    assert code == 1
+    assert "warning:" not in err
+    # Errors still print under -q: here, why the unrewritten entry fails the check.
+    assert err.splitlines() == [
+        "error: build/server/index.py:1:1: not rewritten: the entry has no rewriter init block",
+        "error: build/server/index.py:2:1: runtime module .chunks.app is imported before init",
+    ]
 
 
 def test_version_subprocess() -> None:

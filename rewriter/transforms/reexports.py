@@ -63,7 +63,8 @@ def plan_reexports(
     if not explicit and not plan.found:
         plan.warnings.append(
             Diagnostic(
-                f"none of the handler names {', '.join(handlers)} is exported by the entry or its runtime"
+                f"none of the handler names {', '.join(handlers)} is exported"
+                " by the entry or its runtime"
             )
         )
     return plan

@@ -1,0 +1,105 @@
+"""Golden cases: each directory of ``fixtures/cases`` is one test.
+
+The entry in ``input/`` is copied to a temporary directory and rewritten on
+disk; the bytes must equal ``expected/<entry>``. Every case also checks that
+the output compiles, that a second run changes nothing, that the files beside
+the entry are untouched, and, by importing both versions in a subprocess,
+that the rewritten entry binds the same names to the same objects and runs
+init before it loads anything from the build.
+
+``REWRITER_UPDATE_GOLDEN=1 pytest tests/test_golden.py`` rewrites the
+expected files instead of comparing them. Read every file it writes before
+keeping it: an expected file is only worth something once a person has
+checked that it is right.
+"""
+
+from __future__ import annotations
+
+import ast
+import shutil
+from pathlib import Path
+
+import pytest
+from _golden import BUILD_NAME, Case, all_cases, probe, snapshot, updating
+
+from rewriter.runner import rewrite_file
+
+CASES = [pytest.param(case, id=case.name) for case in all_cases()]
+
+
+def copy_input(case: Case, tmp_path: Path) -> Path:
+    build = tmp_path / BUILD_NAME
+    shutil.copytree(case.input_dir, build)
+    return build
+
+
+def test_there_are_enough_cases() -> None:
+    assert len(CASES) >= 22
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_golden(case: Case, tmp_path: Path) -> None:
+    build = copy_input(case, tmp_path)
+    entry = build / case.entry
+    before = snapshot(build)
+
+    report = rewrite_file(entry, case.settings)
+    assert report.status != "failed", report.error
+    output = entry.read_bytes()
+    if updating():
+        case.expected_path.parent.mkdir(parents=True, exist_ok=True)
+        case.expected_path.write_bytes(output)
+    assert output == case.expected_path.read_bytes()
+    assert report.status == ("unchanged" if output == before[case.entry] else "changed")
+
+    ast.parse(output)
+    compile(output, str(entry), "exec", dont_inherit=True)
+
+    second = rewrite_file(entry, case.settings)
+    assert second.status == "unchanged", second.error
+    assert entry.read_bytes() == output
+
+    after = snapshot(build)
+    del before[case.entry], after[case.entry]
+    assert after == before
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_rewritten_entry_binds_the_same_names_after_init(case: Case, tmp_path: Path) -> None:
+    original_build = copy_input(case, tmp_path / "original")
+    rewritten_build = copy_input(case, tmp_path / "rewritten")
+    shutil.copyfile(case.expected_path, rewritten_build / case.entry)
+
+    original = probe(original_build, case.entry)
+    rewritten = probe(rewritten_build, case.entry)
+
+    extra = {
+        name
+        for name in rewritten.names.keys() - original.names.keys()
+        if not name.startswith("_rewriter_")
+    }
+    assert extra <= set(case.settings.handlers)
+    assert {
+        name: value for name, value in rewritten.names.items() if name in original.names
+    } == original.names
+
+    init = case.settings.init_spec
+    # A module init starts with its packages: `import a.b` loads `a` first.
+    init_modules = set()
+    if init is not None and init.kind != "file":
+        parts = init.target.split(".")
+        init_modules = {".".join(parts[:depth]) for depth in range(1, len(parts) + 1)}
+    first_init = next(
+        index
+        for index, (name, _) in enumerate(rewritten.loaded)
+        if name.startswith("_rewriter_init_") or name in init_modules
+    )
+    entry_name = Path(case.entry).name
+    early = [
+        name
+        for name, path in rewritten.loaded[:first_init]
+        if path not in (entry_name, "__init__.py")
+    ]
+    assert early == []
+    assert "init failed" not in rewritten.stderr
+    assert "imported before instrumentation init" not in rewritten.stderr
