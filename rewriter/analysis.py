@@ -112,6 +112,8 @@ class ModuleSummary:
     """What a module defines at its top level, read statically."""
 
     defined: set[str] = field(default_factory=set)
+    functions: dict[str, bool] = field(default_factory=dict)
+    """Top-level functions by name: True for ``async def``."""
     all_names: tuple[str, ...] | None = None
     star_modules: list[str] = field(default_factory=list)
     dynamic_all: bool = False
@@ -195,6 +197,9 @@ def _is_type_checking(test: ast.expr) -> bool:
 def _summarise(statement: ast.stmt, summary: ModuleSummary) -> None:
     if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
         summary.defined.add(statement.name)
+        summary.functions.pop(statement.name, None)
+        if not isinstance(statement, ast.ClassDef):
+            summary.functions[statement.name] = isinstance(statement, ast.AsyncFunctionDef)
     elif isinstance(statement, ast.Import):
         summary.defined.update((a.asname or a.name.split(".")[0]) for a in statement.names)
     elif isinstance(statement, ast.ImportFrom):

@@ -51,6 +51,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if paths.count(STDIN) > 1:
             raise _UsageError("error: '-' (standard input) can be given only once")
+        _check_json_usage(args)
         groups = _settings_by_path(paths, overrides, args.config)
     except _UsageError as error:
         print(error, file=sys.stderr)
@@ -73,11 +74,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     build = BuildReport(tuple(reports))
     if not args.quiet:
         print(build.summary(write=write), file=sys.stderr)
-    return build.exit_code(check=args.check, diff=args.diff)
+    code = build.exit_code(check=args.check, diff=args.diff)
+    if args.format == "json":
+        from rewriter.json_report import build_json, dumps
+
+        print(dumps(build_json(build, write=write, exit_code=code, tool_version=_version())))
+    return code
 
 
 class _UsageError(Exception):
     """A usage or config error; the message is the line to print (exit code 2)."""
+
+
+def _check_json_usage(args: argparse.Namespace) -> None:
+    # Standard output carries the JSON object alone, so nothing else may write there.
+    if args.format != "json":
+        return
+    if args.diff:
+        raise _UsageError("error: --diff cannot be combined with --format json")
+    if STDIN in args.paths and not args.check:
+        raise _UsageError(
+            "error: '-' writes the rewritten code to stdout; with --format json use --check"
+        )
 
 
 def _settings_by_path(
@@ -214,7 +232,14 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="defer the runtime import to first use",
     )
-    add("--preset", metavar="NAME", help="framework defaults (nitro, wsgi, asgi, django, lambda)")
+    add("--preset", metavar="NAME", help="framework defaults (see --list-presets)")
+    add("--list-presets", action=_ListPresets, help="list the presets and exit")
+    add(
+        "--format",
+        choices=("text", "json"),
+        default="text",
+        help="json: print one JSON report to stdout (not with --diff)",
+    )
     add("--check", action="store_true", help="write nothing; exit 1 if a file would change")
     add("--diff", action="store_true", help="write nothing; print a unified diff to stdout")
     add("--config", metavar="FILE", help="pyproject.toml to read (default: nearest one upward)")
@@ -224,6 +249,25 @@ def _parser() -> argparse.ArgumentParser:
     verbosity.add_argument("-v", "--verbose", action="store_true", help="name every file")
     add("--version", action="version", version=f"rewriter {_version()}")
     return parser
+
+
+class _ListPresets(argparse.Action):
+    """Print the presets, one line each, and exit (like ``--version``)."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, help: str | None = None) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, help=help)
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: object,
+        option_string: str | None = None,
+    ) -> None:
+        from rewriter.presets import describe_presets
+
+        sys.stdout.write(describe_presets())
+        parser.exit()
 
 
 def _positive_int(text: str) -> int:

@@ -135,6 +135,8 @@ class Settings:
     jobs: int | None = None
 
     def __post_init__(self) -> None:
+        if self.preset is not None:
+            self._apply_preset()
         for name in _LIST_FIELDS:
             object.__setattr__(self, name, _strings(getattr(self, name), name))
         if self.handler is not None:
@@ -160,8 +162,6 @@ class Settings:
         for init_file in self.init_files:
             check_relative_file(init_file, "init file")
         check_dotted_name(self.preload_group, "preload_group")
-        if self.preset is not None:
-            check_dotted_name(self.preset, "preset")
         if not _positive_int(self.max_size):
             raise ConfigError(f"max_size must be a positive integer, got {self.max_size!r}")
         if self.jobs is not None and not _positive_int(self.jobs):
@@ -194,10 +194,31 @@ class Settings:
     @property
     def handlers(self) -> tuple[str, ...]:
         """The handler names to re-export (the defaults when none is set)."""
-        return DEFAULT_HANDLERS if self.handler is None else self.handler
+        if self.handler is not None:
+            return self.handler
+        if self.preset is not None:
+            from rewriter.presets import get_preset
+
+            handlers = get_preset(self.preset).settings.get("handler")
+            if isinstance(handlers, tuple):
+                return handlers
+        return DEFAULT_HANDLERS
+
+    def _apply_preset(self) -> None:
+        # A field still at its default takes the preset's value. `handler`
+        # stays None, so that the preset's names count as defaults: a name the
+        # entry does not export is then no warning (see `handlers`).
+        from rewriter.presets import get_preset
+
+        if not isinstance(self.preset, str):
+            raise ConfigError(f"preset must be a preset name, got {self.preset!r}")
+        for key, value in get_preset(self.preset).settings.items():
+            if key != "handler" and getattr(self, key) == _FIELD_DEFAULTS[key]:
+                object.__setattr__(self, key, value)
 
 
 SETTING_KEYS: tuple[str, ...] = tuple(f.name for f in fields(Settings))
+_FIELD_DEFAULTS: dict[str, object] = {f.name: f.default for f in fields(Settings)}
 
 TABLE = "[tool.rewriter]"
 

@@ -12,9 +12,13 @@ from rewriter.tree import SourceTree
 
 @dataclass(frozen=True)
 class Context:
-    """What the rewrite (or the check) of one entry knows about its surroundings."""
+    """What the rewrite (or the check) of one entry knows about its surroundings.
 
-    init: InitSpec
+    ``init`` is None only in preload mode without an init spec: the
+    application initialises itself later.
+    """
+
+    init: InitSpec | None
     entry: EntryLocation
     tree: SourceTree | None
     locator: ModuleLocator
@@ -26,10 +30,18 @@ class Context:
         """Locate the entry, its init module and its runtime."""
         entry = EntryLocation.detect(path, tree)
         locator = ModuleLocator(tree, entry)
-        init = find_init(settings, tree)
-        init_path = init.target if init.kind == "file" else locator.resolve(init.target)
+        optional = settings.mode == "preload" and settings.init is None
+        init = None if optional else find_init(settings, tree)
+        init_path = init_location(init, locator)
         classifier = RuntimeClassifier(locator, settings.runtime, entry=entry, init_path=init_path)
         return cls(init, entry, tree, locator, classifier, ExportReader(tree, locator))
+
+
+def init_location(init: InitSpec | None, locator: ModuleLocator) -> str | None:
+    """The init module's file relative to the entry, when it is in the tree."""
+    if init is None:
+        return None
+    return init.target if init.kind == "file" else locator.resolve(init.target)
 
 
 def find_init(settings: Settings, tree: SourceTree | None) -> InitSpec:

@@ -9,21 +9,20 @@ from __future__ import annotations
 
 import ast
 import re
+from collections.abc import Sequence
+from typing import Any
 
 import libcst as cst
 
-from rewriter.analysis import (
-    ModuleSummary,
-    summarise_source,
-)
-from rewriter.bindings import ImportStatement
+from rewriter.analysis import ModuleSummary, summarise_source
 from rewriter.config import Settings
 from rewriter.context import Context
-from rewriter.errors import ConfigError, RewriteError
+from rewriter.errors import ConfigError, Diagnostic, RewriteError
 from rewriter.result import Result
 from rewriter.templates import render_statements
 from rewriter.transforms.deferred import defer_imports
 from rewriter.transforms.init_block import place_init_block
+from rewriter.transforms.lazy import EntryUsage, plan_sites
 from rewriter.transforms.reexports import plan_reexports
 from rewriter.transforms.sites import ImportSite, ImportSiteCollector
 from rewriter.tree import SourceTree
@@ -43,20 +42,20 @@ def rewrite_source(
     tree, relative imports are taken to be runtime modules and absolute ones
     are not. Running it on its own output changes nothing.
     """
-    if settings.mode == "preload":
-        raise ConfigError("mode 'preload' is not available yet")
     module = _parse(source)
     context = Context.create(settings, path, tree)
     sites = ImportSiteCollector.collect(module)
     runtime_sites = [site for site in sites if context.classifier.runtime_modules(site.statement)]
     pending = [site for site in runtime_sites if not site.deferred]
+    deferring = defers_imports(settings)
 
     reexported: tuple[str, ...] = ()
-    warnings = []
-    deferring = settings.mode == "dynamic-import"
+    warnings: list[Diagnostic] = []
     if deferring:
         entry = summarise_source(source) or ModuleSummary()
-        plan = plan_reexports(
+        if settings.lazy and "__getattr__" in entry.defined:
+            raise ConfigError("lazy mode needs the module __getattr__, and the entry defines one")
+        reexports = plan_reexports(
             settings.handlers,
             explicit=settings.handler is not None,
             entry=entry,
@@ -64,27 +63,23 @@ def rewrite_source(
             locator=context.locator,
             exports=context.exports,
         )
-        module = defer_imports(module, pending, plan.by_site)
-        reexported, warnings = tuple(plan.found), plan.warnings
-
-    guard_modules = tuple(
-        dict.fromkeys(
-            module_name
-            for site in runtime_sites
-            for module_name in context.classifier.runtime_modules(site.statement)
+        plans, lazy_warnings = plan_sites(
+            pending,
+            reexports.by_site,
+            lazy=settings.lazy,
+            handlers=settings.handlers,
+            usage=EntryUsage.read(source)
+            if settings.lazy
+            else EntryUsage(frozenset(), _no_bindings()),
+            locator=context.locator,
+            exports=context.exports,
         )
-    )
-    block = render_statements(
-        "init.py.j2",
-        module.default_newline,
-        deferred=deferring,
-        guard=settings.guard,
-        guard_modules=(*guard_modules, *settings.instrumented),
-        init=context.init,
-        init_key=str(context.init),
-        init_module_name="_rewriter_init_" + re.sub(r"\W", "_", context.init.target),
-        on_init_error=settings.on_init_error,
-    )
+        module = defer_imports(module, pending, plans)
+        reexported = tuple(reexports.found)
+        warnings = [*reexports.warnings, *lazy_warnings]
+
+    name, variables = block_template(settings, context, runtime_sites)
+    block = render_statements(name, module.default_newline, **variables)
     module = place_init_block(
         module,
         block[0],
@@ -102,6 +97,54 @@ def rewrite_source(
     )
 
 
+def defers_imports(settings: Settings) -> bool:
+    """True when runtime imports are rewritten (dynamic-import mode, or lazy)."""
+    return settings.mode == "dynamic-import" or settings.lazy
+
+
+def block_template(
+    settings: Settings, context: Context, runtime_sites: Sequence[ImportSite]
+) -> tuple[str, dict[str, Any]]:
+    """The template of the init (or preload) block and its variables."""
+    guard_modules = tuple(
+        dict.fromkeys(
+            name
+            for site in runtime_sites
+            for name in context.classifier.runtime_modules(site.statement)
+        )
+    )
+    variables: dict[str, Any] = {
+        "deferred": defers_imports(settings),
+        "lazy": settings.lazy,
+        "guard": settings.guard,
+        "guard_modules": (*guard_modules, *settings.instrumented),
+        "on_init_error": settings.on_init_error,
+    }
+    if settings.mode == "preload":
+        from rewriter.preload import resolve_integrations
+
+        integrations = resolve_integrations(settings.preload, settings.preload_group)
+        return "preload.py.j2", {**variables, "integrations": integrations}
+    init = context.init
+    assert init is not None  # every mode but preload requires one
+    stem = init.target.removesuffix(".py") if init.kind == "file" else ""
+    return "init.py.j2", {
+        **variables,
+        "init": init,
+        "init_key": str(init),
+        # An init file whose name is a module name is imported as one, so the
+        # application importing it too does not run it a second time.
+        "init_module": stem if stem.isidentifier() else None,
+        "init_module_name": "_rewriter_init_" + re.sub(r"\W", "_", init.target),
+    }
+
+
+def _no_bindings() -> Any:
+    from collections import Counter
+
+    return Counter()
+
+
 def _parse(source: str) -> cst.Module:
     try:
         return cst.parse_module(source)
@@ -117,4 +160,4 @@ def _parse(source: str) -> cst.Module:
         ) from None
 
 
-__all__ = ["ImportSite", "ImportStatement", "rewrite_source"]
+__all__ = ["block_template", "defers_imports", "rewrite_source"]

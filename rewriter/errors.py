@@ -22,10 +22,14 @@ class Diagnostic:
         ``path`` is the entry's path; a diagnostic about another file beside
         the entry is shown with that file's path instead.
         """
-        if self.path is not None:
-            path = posixpath.normpath(posixpath.join(posixpath.dirname(path), self.path))
         text = " ".join(self.message.split())
-        return f"{severity}: {path}:{self.line}:{self.column}: {text}"
+        return f"{severity}: {self.file(path)}:{self.line}:{self.column}: {text}"
+
+    def file(self, path: str) -> str:
+        """The path of the file this is about, given the entry's ``path``."""
+        if self.path is None:
+            return path
+        return posixpath.normpath(posixpath.join(posixpath.dirname(path), self.path))
 
 
 class RewriteError(Exception):

@@ -22,8 +22,9 @@ from dataclasses import dataclass
 from rewriter.analysis import module_level
 from rewriter.bindings import ImportStatement
 from rewriter.config import Settings
-from rewriter.context import Context
+from rewriter.context import Context, init_location
 from rewriter.errors import Diagnostic, RewriteError
+from rewriter.transforms.sites import BLOCK_FUNCTIONS
 from rewriter.tree import SourceTree
 
 
@@ -81,7 +82,7 @@ def verify_source(
 def _init_block_line(module: ast.Module) -> int | None:
     for statement in module.body:
         if isinstance(statement, ast.Try) and any(
-            isinstance(inner, ast.FunctionDef) and inner.name == "_rewriter_init"
+            isinstance(inner, ast.FunctionDef) and inner.name in BLOCK_FUNCTIONS
             for inner in statement.body
         ):
             return statement.lineno
@@ -107,8 +108,7 @@ def _roots(module: ast.Module, init_line: int | None, context: Context) -> list[
             target = context.locator.resolve(module_name)
             if target is not None:
                 roots.append(_Edge(entry, node.lineno, node.col_offset + 1, target))
-    init = context.init
-    init_path = init.target if init.kind == "file" else context.locator.resolve(init.target)
+    init_path = init_location(context.init, context.locator)
     if init_path is not None:
         roots.append(_Edge(entry, init_line or 1, 1, init_path))
     return roots

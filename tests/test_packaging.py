@@ -27,13 +27,14 @@ FIXTURE = ROOT / "fixtures" / "e2e" / "script"
 ENTRY = "build/server/index.py"
 # Top-level entries of the checkout that are not part of the package sources.
 NOT_SOURCES = {".git", "build", "dist", "tests", "fixtures", "bench", ".venv", ".ci"}
+HIDDEN_FROM_SUBPROCESSES = {"PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV"}
 
 
 def _env() -> dict[str, str]:
     env = {
         key: value
         for key, value in os.environ.items()
-        if key not in {"PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV"} and not key.startswith("REWRITER_")
+        if key not in HIDDEN_FROM_SUBPROCESSES and not key.startswith("REWRITER_")
     }
     env["PYTHONNOUSERSITE"] = "1"
     env["PYTHONDONTWRITEBYTECODE"] = "1"
@@ -58,7 +59,7 @@ def _copy_sources(destination: Path) -> Path:
     destination.mkdir()
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info", ".*_cache")
     for item in ROOT.iterdir():
-        if item.name in NOT_SOURCES or item.name.endswith(".egg-info") or item.name.endswith("_cache"):
+        if item.name in NOT_SOURCES or item.name.endswith((".egg-info", "_cache")):
             continue
         if item.is_dir():
             shutil.copytree(item, destination / item.name, ignore=ignore)

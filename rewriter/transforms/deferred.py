@@ -35,6 +35,28 @@ class Reexport:
 
 
 @dataclass(frozen=True)
+class Wrapper:
+    """A handler function stand-in of lazy mode, ``async`` when the handler is."""
+
+    name: str
+    is_async: bool
+
+
+@dataclass(frozen=True)
+class SitePlan:
+    """How one runtime import site is deferred.
+
+    ``reexports`` are the handler names bound explicitly right after it;
+    ``lazy`` defers the import to first use, with ``wrappers`` for handler
+    functions.
+    """
+
+    reexports: tuple[Reexport, ...] = ()
+    lazy: bool = False
+    wrappers: tuple[Wrapper, ...] = ()
+
+
+@dataclass(frozen=True)
 class DeferredImport:
     """The template context for one deferred import site."""
 
@@ -42,12 +64,21 @@ class DeferredImport:
     module: str
     names: tuple[ImportedName, ...]
     reexports: tuple[Reexport, ...] = ()
+    lazy: bool = False
+    wrappers: tuple[Wrapper, ...] = ()
 
     @classmethod
-    def of(cls, site: ImportSite, reexports: Sequence[Reexport] = ()) -> DeferredImport:
-        """The context for ``site`` with the handler re-exports placed after it."""
+    def of(cls, site: ImportSite, plan: SitePlan) -> DeferredImport:
+        """The template context for ``site`` deferred as ``plan`` says."""
         statement = site.statement
-        return cls(statement.kind, statement.module, statement.names, tuple(reexports))
+        return cls(
+            statement.kind,
+            statement.module,
+            statement.names,
+            plan.reexports,
+            plan.lazy,
+            plan.wrappers,
+        )
 
     @property
     def targets(self) -> str:
@@ -59,17 +90,17 @@ class DeferredImport:
 def defer_imports(
     module: cst.Module,
     sites: Sequence[ImportSite],
-    reexports: Mapping[int, Sequence[Reexport]],
+    plans: Mapping[int, SitePlan],
 ) -> cst.Module:
     """Replace the import ``sites`` of ``module`` by deferred imports.
 
-    ``reexports`` maps a site's index in ``sites`` to the handler names to
-    bind explicitly right after it.
+    ``plans`` maps a site's index in ``sites`` to how it is deferred (the
+    default: eagerly, with no re-export).
     """
     if not sites:
         return module
     contexts = [
-        DeferredImport.of(site, reexports.get(index, ())) for index, site in enumerate(sites)
+        DeferredImport.of(site, plans.get(index, SitePlan())) for index, site in enumerate(sites)
     ]
     rendered = render_statements("deferred.py.j2", module.default_newline, sites=contexts)
     mirrors = {id(site.node): mirror for site, mirror in zip(sites, rendered, strict=True)}

@@ -20,12 +20,10 @@ from rewriter.bindings import ImportStatement
 # Modules whose import and calls belong to the prelude by default.
 DEFAULT_PRELUDE_MODULES: tuple[str, ...] = ("gevent", "eventlet", "dotenv")
 _SYS_PATH = m.Attribute(value=m.Name("sys"), attr=m.Name("path"))
-_SYS_PATH_EDIT = m.SimpleStatementLine(
-    body=[
-        m.Expr(value=m.Call(func=m.Attribute(value=_SYS_PATH)))
-        | m.Assign(targets=[m.AssignTarget(target=_SYS_PATH | m.Subscript(value=_SYS_PATH))])
-        | m.AugAssign(target=_SYS_PATH)
-    ]
+_SYS_PATH_EDIT = (
+    m.Expr(value=m.Call(func=m.Attribute(value=_SYS_PATH)))
+    | m.Assign(targets=[m.AssignTarget(target=_SYS_PATH | m.Subscript(value=_SYS_PATH))])
+    | m.AugAssign(target=_SYS_PATH)
 )
 _DOCSTRING = m.SimpleStatementLine(body=[m.Expr(value=m.SimpleString() | m.ConcatenatedString())])
 
@@ -48,27 +46,39 @@ def header_end(
         if index == 0 and m.matches(statement, _DOCSTRING):
             end = 1
             continue
-        imported = _import_of(statement)
-        if imported is not None:
-            if is_runtime(imported):
-                break
-            if imported.is_future or _is_prelude_import(imported, modules):
-                prelude_names.update(imported.bound_names)
-                end = index + 1
-            continue
-        if m.matches(statement, _SYS_PATH_EDIT) or _calls_prelude(statement, prelude_names):
+        kind = _header_line(statement, modules, prelude_names, is_runtime)
+        if kind is None:
+            break
+        if kind:
             end = index + 1
-            continue
-        break
     return end
 
 
-def _import_of(statement: cst.BaseStatement) -> ImportStatement | None:
-    if isinstance(statement, cst.SimpleStatementLine) and len(statement.body) == 1:
-        small = statement.body[0]
+def _header_line(
+    statement: cst.BaseStatement,
+    modules: Sequence[str],
+    prelude_names: set[str],
+    is_runtime: Callable[[ImportStatement], bool],
+) -> bool | None:
+    # True for a prelude line, False for plain imports, None for anything
+    # else. Lines are read statement by statement, because preludes are often
+    # written on one line: `from gevent import monkey; monkey.patch_all()`.
+    if not isinstance(statement, cst.SimpleStatementLine):
+        return None
+    prelude = False
+    for small in statement.body:
         if isinstance(small, (cst.Import, cst.ImportFrom)):
-            return ImportStatement.from_node(small)
-    return None
+            imported = ImportStatement.from_node(small)
+            if is_runtime(imported):
+                return None
+            if imported.is_future or _is_prelude_import(imported, modules):
+                prelude_names.update(imported.bound_names)
+                prelude = True
+        elif m.matches(small, _SYS_PATH_EDIT) or _calls_prelude(small, prelude_names):
+            prelude = True
+        else:
+            return None
+    return prelude
 
 
 def _is_prelude_import(statement: ImportStatement, modules: Sequence[str]) -> bool:
@@ -79,11 +89,8 @@ def _is_prelude_import(statement: ImportStatement, modules: Sequence[str]) -> bo
     )
 
 
-def _calls_prelude(statement: cst.BaseStatement, prelude_names: set[str]) -> bool:
-    if not m.matches(statement, m.SimpleStatementLine(body=[m.Expr(value=m.Call())])):
+def _calls_prelude(statement: cst.BaseSmallStatement, prelude_names: set[str]) -> bool:
+    if not (isinstance(statement, cst.Expr) and isinstance(statement.value, cst.Call)):
         return False
-    assert isinstance(statement, cst.SimpleStatementLine)
-    call = statement.body[0]
-    assert isinstance(call, cst.Expr) and isinstance(call.value, cst.Call)
-    name = get_full_name_for_node(call.value.func) or ""
+    name = get_full_name_for_node(statement.value.func) or ""
     return name.split(".", 1)[0] in prelude_names

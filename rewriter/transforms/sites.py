@@ -18,19 +18,20 @@ from rewriter.bindings import ImportStatement
 MIRROR_TEST = m.Attribute(value=m.Name("_rewriter_typing"), attr=m.Name("TYPE_CHECKING"))
 _TYPE_CHECKING_TEST = m.Name("TYPE_CHECKING") | m.Attribute(attr=m.Name("TYPE_CHECKING"))
 _NOT_TYPE_CHECKING_TEST = m.UnaryOperation(operator=m.Not(), expression=_TYPE_CHECKING_TEST)
-INIT_MARKER = "# rewriter:init"
+BLOCK_MARKERS = ("# rewriter:init", "# rewriter:preload")
+BLOCK_FUNCTIONS = ("_rewriter_init", "_rewriter_preload")
 
 
 def is_init_block(node: cst.CSTNode) -> bool:
-    """True for rewriter's own init block (found by its marker comment or its init function)."""
+    """True for rewriter's init or preload block (by its marker comment or its function)."""
     if not isinstance(node, cst.Try):
         return False
     if any(
-        line.comment and line.comment.value.startswith(INIT_MARKER) for line in node.leading_lines
+        line.comment and line.comment.value.startswith(BLOCK_MARKERS) for line in node.leading_lines
     ):
         return True
     return any(
-        isinstance(statement, cst.FunctionDef) and statement.name.value == "_rewriter_init"
+        isinstance(statement, cst.FunctionDef) and statement.name.value in BLOCK_FUNCTIONS
         for statement in node.body.body
     )
 

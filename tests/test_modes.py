@@ -1,0 +1,311 @@
+"""Modes and init policy: preload, lazy, prelude, failed deferred imports.
+
+Every test builds a small package in a temporary directory, rewrites its
+entry with the real CLI, and runs it in a fresh interpreter.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from rewriter.cli import main
+from rewriter.config import Settings
+from rewriter.core import rewrite_source
+from rewriter.errors import ConfigError
+from rewriter.tree import MemoryTree
+
+RUNTIME = '''
+import sys, time
+counter = sys.modules.setdefault("import_counter", type(sys)("import_counter"))
+counter.n = getattr(counter, "n", 0) + 1
+time.sleep(0.05)  # widens the window in which racing threads could import twice
+
+
+def handler(event, context=None):
+    """The runtime handler."""
+    return {"ok": event}
+
+
+async def server(scope):
+    return "async " + scope
+
+
+class App:
+    def __call__(self, scope):
+        return scope
+
+
+app = App()
+'''
+
+
+def _write(root: Path, files: dict[str, str]) -> None:
+    for relpath, text in files.items():
+        target = root / relpath
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(textwrap.dedent(text), encoding="utf-8")
+
+
+def _python(root: Path, code: str, **env: str) -> subprocess.CompletedProcess[str]:
+    import os
+
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(root), **env},
+        timeout=120,
+        check=False,
+    )
+
+
+def _last_json(result: subprocess.CompletedProcess[str]) -> dict[str, object]:
+    assert result.returncode == 0, result.stderr
+    return dict(json.loads(result.stdout.strip().splitlines()[-1]))
+
+
+@pytest.fixture
+def lazy_app(tmp_path: Path) -> Path:
+    _write(
+        tmp_path,
+        {
+            "app/__init__.py": "",
+            "app/chunks/__init__.py": "",
+            "app/chunks/rt.py": RUNTIME,
+            "app/index.py": "from .chunks.rt import handler, server, app\n",
+            "app/instrument_server.py": "import sys\nRUNTIME_LOADED = 'app.chunks.rt' in sys.modules\n",
+        },
+    )
+    argv = ["--lazy", "-q", "--handler", "handler", "--handler", "server", "--handler", "app"]
+    assert main([*argv, str(tmp_path / "app" / "index.py")]) == 0
+    return tmp_path
+
+
+def test_lazy_mode_defers_the_runtime_to_first_use_and_keeps_handler_kinds(
+    lazy_app: Path,
+) -> None:
+    result = _python(
+        lazy_app,
+        """
+        import asyncio, inspect, json, sys
+        import app.index as entry
+        loaded_at_import = "app.chunks.rt" in sys.modules
+        kinds = [inspect.iscoroutinefunction(entry.server), inspect.iscoroutinefunction(entry.handler)]
+        wrapper = entry.handler
+        answer = wrapper(7)
+        runtime = sys.modules["app.chunks.rt"]
+        print(json.dumps({
+            "loaded_at_import": loaded_at_import,
+            "init_saw_runtime": sys.modules["app.instrument_server"].RUNTIME_LOADED,
+            "kinds": kinds,
+            "answer": answer,
+            "wrapper_metadata": [wrapper.__name__, wrapper.__doc__, wrapper.__wrapped__ is runtime.handler],
+            "global_is_runtime_object": entry.handler is runtime.handler,
+            "async_result": asyncio.run(entry.server("x")),
+            "app_is_runtime_object": entry.app is runtime.app,
+            "app_cached_in_globals": "app" in vars(entry),
+        }))
+        """,
+    )
+    assert _last_json(result) == {
+        "loaded_at_import": False,
+        "init_saw_runtime": False,
+        "kinds": [True, False],
+        "answer": {"ok": 7},
+        "wrapper_metadata": ["handler", "The runtime handler.", True],
+        "global_is_runtime_object": True,
+        "async_result": "async x",
+        "app_is_runtime_object": True,
+        "app_cached_in_globals": True,
+    }
+
+
+def test_lazy_first_use_imports_once_when_32_threads_race(lazy_app: Path) -> None:
+    result = _python(
+        lazy_app,
+        """
+        import json, sys, threading
+        import app.index as entry
+        handler = entry.handler
+        barrier = threading.Barrier(32)
+        results = []
+
+        def call():
+            barrier.wait()
+            results.append(handler(1))
+
+        threads = [threading.Thread(target=call) for _ in range(32)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        print(json.dumps({"imports": sys.modules["import_counter"].n, "answers": results}))
+        """,
+    )
+    assert _last_json(result) == {"imports": 1, "answers": [{"ok": 1}] * 32}
+
+
+def test_lazy_keeps_an_import_eager_when_the_entry_uses_its_names() -> None:
+    tree = MemoryTree(
+        {
+            "chunks/__init__.py": "",
+            "chunks/rt.py": "def handler(): pass\nCONFIG = {}\n",
+            "instrument_server.py": "",
+        }
+    )
+    source = "from .chunks.rt import handler, CONFIG\nPORT = CONFIG.get('port')\n"
+    result = rewrite_source(source, Settings(lazy=True), path="index.py", tree=tree)
+    deferred = result.output.partition("finally:")[2]
+    assert "_rewriter_defer(" not in deferred
+    assert "handler, CONFIG = _rewriter_from" in deferred
+    [warning] = result.warnings
+    assert "uses or rebinds 'CONFIG'" in warning.message
+
+
+def test_lazy_refuses_an_entry_that_defines_getattr() -> None:
+    tree = MemoryTree({"chunks/rt.py": "", "instrument_server.py": ""})
+    source = "from .chunks import rt\ndef __getattr__(name):\n    raise AttributeError(name)\n"
+    with pytest.raises(ConfigError, match="__getattr__"):
+        rewrite_source(source, Settings(lazy=True), path="index.py", tree=tree)
+
+
+PRELOAD_RUN = """
+import json
+import web.index as entry
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+client = entry.handler.test_client()
+client.get("/")  # the application has not initialised yet
+exporter = InMemorySpanExporter()
+provider = TracerProvider()
+provider.add_span_processor(SimpleSpanProcessor(exporter))
+trace.set_tracer_provider(provider)  # the application's late init
+before = len(exporter.get_finished_spans())
+client.get("/")
+print(json.dumps({"before_init": before, "after_init": len(exporter.get_finished_spans())}))
+"""
+
+
+@pytest.fixture
+def preload_app(tmp_path: Path) -> Path:
+    _write(
+        tmp_path,
+        {
+            "web/__init__.py": "",
+            "web/chunks/__init__.py": "",
+            "web/chunks/app.py": """
+                from flask import Flask
+
+                handler = Flask(__name__)
+
+
+                @handler.get("/")
+                def index():
+                    return "hi"
+                """,
+            "web/index.py": "from .chunks.app import handler\n",
+        },
+    )
+    assert main(["--mode", "preload", "--preload", "flask", "-q", str(tmp_path / "web/index.py")]) == 0
+    return tmp_path
+
+
+def test_preload_instruments_early_and_emits_only_after_the_app_initialises(
+    preload_app: Path,
+) -> None:
+    text = (preload_app / "web/index.py").read_text()
+    assert "from opentelemetry.instrumentation.flask import FlaskInstrumentor" in text
+    assert "entry_points" not in text  # resolved at build time, not at cold start
+    assert _last_json(_python(preload_app, PRELOAD_RUN)) == {"before_init": 0, "after_init": 1}
+
+
+def test_preload_integrations_can_be_narrowed_at_run_time(preload_app: Path) -> None:
+    result = _python(preload_app, PRELOAD_RUN, REWRITER_PRELOAD_INTEGRATIONS="requests,Bogus")
+    assert _last_json(result) == {"before_init": 0, "after_init": 0}
+    assert "names unknown integrations: bogus, requests; available: flask" in result.stderr
+
+
+@pytest.mark.parametrize("value", ["1", "TRUE", "t", "yes", "Y", "on"])
+def test_preload_debug_logs_each_integration_with_its_time(preload_app: Path, value: str) -> None:
+    result = _python(preload_app, PRELOAD_RUN, REWRITER_DEBUG=value)
+    assert _last_json(result) == {"before_init": 0, "after_init": 1}
+    assert "rewriter: preloaded flask in " in result.stderr
+
+
+@pytest.mark.parametrize("value", ["0", "false", "f", "no", "n", "off", ""])
+def test_preload_debug_is_quiet_when_false(preload_app: Path, value: str) -> None:
+    result = _python(preload_app, PRELOAD_RUN, REWRITER_DEBUG=value)
+    assert "rewriter:" not in result.stderr
+
+
+def test_preload_of_an_integration_that_is_not_installed_is_an_error(tmp_path: Path) -> None:
+    _write(tmp_path, {"index.py": "import os\n"})
+    with pytest.raises(ConfigError, match=r"'nosuchlib' is not installed .* installed: .*flask"):
+        rewrite_source("import os\n", Settings(mode="preload", preload=("nosuchlib",)))
+
+
+def test_a_failing_deferred_import_keeps_its_traceback_and_names_entry_and_module(
+    tmp_path: Path,
+) -> None:
+    _write(
+        tmp_path,
+        {
+            "app/__init__.py": "",
+            "app/chunks/__init__.py": "",
+            "app/chunks/broken.py": "def handler():\n    pass\n\nraise LookupError('runtime is broken')\n",
+            "app/index.py": "from .chunks.broken import handler\n",
+            "app/instrument_server.py": "",
+        },
+    )
+    assert main(["-q", str(tmp_path / "app/index.py")]) == 0
+    result = _python(tmp_path, "import app.index")
+    assert result.returncode == 1
+    assert "LookupError: runtime is broken" in result.stderr
+    assert 'app/chunks/broken.py", line 4' in result.stderr  # the original frame is kept
+    assert "rewriter: deferred import of '.chunks.broken' by entry 'app.index'" in result.stderr
+
+
+def test_top_level_import_mode_only_inserts_the_init_block() -> None:
+    tree = MemoryTree({"chunks/rt.py": "def handler(): pass\n", "instrument_server.py": ""})
+    source = '"""Doc."""\nfrom .chunks.rt import handler\n'
+    result = rewrite_source(source, Settings(mode="top-level-import"), path="index.py", tree=tree)
+    before, _, after = result.output.partition("finally:")
+    assert before.startswith('"""Doc."""\n\n# rewriter:init')
+    assert after.endswith("\nfrom .chunks.rt import handler\n")
+    assert "_rewriter_from" not in result.output and "_rewriter_typing" not in result.output
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        pytest.param("from gevent import monkey\nmonkey.patch_all()\n", id="gevent"),
+        pytest.param("import eventlet\neventlet.monkey_patch()\n", id="eventlet"),
+        pytest.param("import sys\nsys.path.insert(0, '/opt/app')\n", id="sys.path insert"),
+        pytest.param("import sys\nsys.path[:0] = ['/opt']\n", id="sys.path slice"),
+        pytest.param("from dotenv import load_dotenv\nload_dotenv()\n", id="dotenv"),
+        pytest.param("import early_setup\nearly_setup.configure()\n", id="configured prelude"),
+    ],
+)
+def test_prelude_statements_stay_before_the_init_block(header: str) -> None:
+    tree = MemoryTree({"chunks/rt.py": "", "instrument_server.py": ""})
+    source = f"{header}from .chunks import rt\n"
+    settings = Settings(prelude=("early_setup",))
+    output = rewrite_source(source, settings, path="index.py", tree=tree).output
+    assert output.startswith(header + "\n# rewriter:init")
+
+
+def test_a_runtime_import_before_a_prelude_call_ends_the_header() -> None:
+    tree = MemoryTree({"chunks/rt.py": "", "instrument_server.py": ""})
+    source = "from .chunks import rt\nfrom gevent import monkey\nmonkey.patch_all()\n"
+    output = rewrite_source(source, Settings(), path="index.py", tree=tree).output
+    assert output.startswith("# rewriter:init")

@@ -1,0 +1,157 @@
+"""Static tracers and type checkers still see the runtime of a rewritten entry.
+
+The rewrite defers each runtime import behind ``importlib``, which no static
+tool follows. The ``if _rewriter_typing.TYPE_CHECKING:`` branch that keeps
+the original statement is what lets stdlib ``modulefinder`` (and the
+bundlers built like it, such as PyInstaller) find the runtime modules, and
+mypy see the handler's real signature.
+"""
+
+from __future__ import annotations
+
+import ast
+import modulefinder
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from rewriter.config import Settings
+from rewriter.runner import rewrite_file
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURE = ROOT / "fixtures" / "formatters"
+ENTRY = "app/server/index.py"
+ENTRY_MODULE = "app.server.index"
+# Every module the entry imports from its build, written out by hand.
+RUNTIME_MODULES = {
+    "app.server.chunks",
+    "app.server.chunks.nitro",
+    "app.server.chunks.nitro.nitro",
+    "app.server.chunks.routes",
+    "app.server.chunks.utils",
+}
+
+
+@pytest.fixture(scope="module")
+def build(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The fixture tree with ``app/server/index.py`` rewritten."""
+    root = tmp_path_factory.mktemp("tracers") / "build"
+    shutil.copytree(FIXTURE, root)
+    report = rewrite_file(root / ENTRY, Settings())
+    assert report.status == "changed", report.error
+    return root
+
+
+def find_modules(root: Path) -> set[str]:
+    """The modules ``modulefinder`` reaches from ``import app.server.index``."""
+    finder = modulefinder.ModuleFinder(path=[str(root), *sys.path])
+    finder.import_hook(ENTRY_MODULE)
+    return set(finder.modules)
+
+
+class _DropTypeCheckingBranches(ast.NodeTransformer):
+    def visit_If(self, node: ast.If) -> ast.AST:
+        if isinstance(node.test, ast.Attribute) and node.test.attr == "TYPE_CHECKING":
+            node.body = [ast.Pass()]
+        return node
+
+
+def test_modulefinder_finds_every_runtime_module(build: Path) -> None:
+    found = find_modules(build)
+    assert RUNTIME_MODULES <= found
+    assert {"flask", "json", ENTRY_MODULE} <= found
+
+
+def test_modulefinder_relies_on_the_type_checking_branch(build: Path, tmp_path: Path) -> None:
+    # The control: the same output without the TYPE_CHECKING branches hides
+    # the runtime, so the test above does measure the mirror.
+    root = tmp_path / "build"
+    shutil.copytree(build, root)
+    entry = root / ENTRY
+    tree = _DropTypeCheckingBranches().visit(ast.parse(entry.read_text(encoding="utf-8")))
+    entry.write_text(ast.unparse(tree), encoding="utf-8")
+    found = find_modules(root)
+    assert ENTRY_MODULE in found
+    assert not RUNTIME_MODULES & found
+
+
+# A module that uses the rewritten entry the way a type-checked app would.
+# Each `reveal_type` and the deliberately wrong calls are on the line given
+# in EXPECTED_MYPY.
+CONSUMER = """\
+from typing import reveal_type
+
+from app.server.index import PORT, default, handler, routes, server, u
+
+reveal_type(handler)
+reveal_type(server)
+reveal_type(default)
+reveal_type(u.port)
+reveal_type(routes.routes)
+reveal_type(PORT)
+handler("not an event")
+u.port(8080)
+"""
+
+# Written from the runtime modules' annotations, not from mypy's output.
+EXPECTED_MYPY = [
+    'consumer.py:5: note: Revealed type is "def (event: builtins.dict[builtins.str, '
+    "builtins.str], context: builtins.object =) -> builtins.dict[builtins.str, "
+    'builtins.object]"',
+    'consumer.py:6: note: Revealed type is "def (scope: builtins.dict[builtins.str, '
+    "builtins.object], receive: builtins.object, send: builtins.object) -> "
+    'typing.Coroutine[Any, Any, None]"',
+    'consumer.py:7: note: Revealed type is "def () -> builtins.str"',
+    'consumer.py:8: note: Revealed type is "def (value: builtins.str) -> builtins.int"',
+    'consumer.py:9: note: Revealed type is "builtins.dict[builtins.str, builtins.str]"',
+    'consumer.py:10: note: Revealed type is "builtins.int"',
+    'consumer.py:11: error: Argument 1 to "handler" has incompatible type "str"; '
+    'expected "dict[str, str]"  [arg-type]',
+    'consumer.py:12: error: Argument 1 to "port" has incompatible type "int"; '
+    'expected "str"  [arg-type]',
+]
+
+# flask is typed and large; skipping it keeps one uncached mypy run short.
+MYPY_CONFIG = """\
+[mypy]
+python_version = 3.11
+warn_unused_configs = True
+
+[mypy-flask,flask.*]
+follow_imports = skip
+"""
+
+
+def test_mypy_sees_the_real_handler_types(build: Path, tmp_path: Path) -> None:
+    (build / "consumer.py").write_text(CONSUMER, encoding="utf-8")
+    (build / "mypy.ini").write_text(MYPY_CONFIG, encoding="utf-8")
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mypy",
+            "--config-file",
+            "mypy.ini",
+            "--no-incremental",
+            "--cache-dir",
+            str(tmp_path / "mypy-cache"),
+            "--no-error-summary",
+            "--no-color-output",
+            "--hide-error-context",
+            "consumer.py",
+            ENTRY,
+        ],
+        cwd=build,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    lines = [re.sub(r"\s+", " ", line) for line in result.stdout.splitlines()]
+    expected = [re.sub(r"\s+", " ", line) for line in EXPECTED_MYPY]
+    # The rewritten entry itself type-checks: every message is about consumer.py.
+    assert lines == expected, result.stdout + result.stderr
+    assert result.returncode == 1
