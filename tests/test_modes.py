@@ -80,7 +80,9 @@ def lazy_app(tmp_path: Path) -> Path:
             "app/chunks/__init__.py": "",
             "app/chunks/rt.py": RUNTIME,
             "app/index.py": "from .chunks.rt import handler, server, app\n",
-            "app/instrument_server.py": "import sys\nRUNTIME_LOADED = 'app.chunks.rt' in sys.modules\n",
+            "app/instrument_server.py": (
+                "import sys\nRUNTIME_LOADED = 'app.chunks.rt' in sys.modules\n"
+            ),
         },
     )
     argv = ["--lazy", "-q", "--handler", "handler", "--handler", "server", "--handler", "app"]
@@ -97,7 +99,8 @@ def test_lazy_mode_defers_the_runtime_to_first_use_and_keeps_handler_kinds(
         import asyncio, inspect, json, sys
         import app.index as entry
         loaded_at_import = "app.chunks.rt" in sys.modules
-        kinds = [inspect.iscoroutinefunction(entry.server), inspect.iscoroutinefunction(entry.handler)]
+        kinds = [inspect.iscoroutinefunction(entry.server),
+                 inspect.iscoroutinefunction(entry.handler)]
         wrapper = entry.handler
         answer = wrapper(7)
         runtime = sys.modules["app.chunks.rt"]
@@ -106,7 +109,8 @@ def test_lazy_mode_defers_the_runtime_to_first_use_and_keeps_handler_kinds(
             "init_saw_runtime": sys.modules["app.instrument_server"].RUNTIME_LOADED,
             "kinds": kinds,
             "answer": answer,
-            "wrapper_metadata": [wrapper.__name__, wrapper.__doc__, wrapper.__wrapped__ is runtime.handler],
+            "wrapper_metadata": [wrapper.__name__, wrapper.__doc__,
+                                 wrapper.__wrapped__ is runtime.handler],
             "global_is_runtime_object": entry.handler is runtime.handler,
             "async_result": asyncio.run(entry.server("x")),
             "app_is_runtime_object": entry.app is runtime.app,
@@ -216,7 +220,8 @@ def preload_app(tmp_path: Path) -> Path:
             "web/index.py": "from .chunks.app import handler\n",
         },
     )
-    assert main(["--mode", "preload", "--preload", "flask", "-q", str(tmp_path / "web/index.py")]) == 0
+    argv = ["--mode", "preload", "--preload", "flask", "-q", str(tmp_path / "web/index.py")]
+    assert main(argv) == 0
     return tmp_path
 
 
@@ -262,7 +267,9 @@ def test_a_failing_deferred_import_keeps_its_traceback_and_names_entry_and_modul
         {
             "app/__init__.py": "",
             "app/chunks/__init__.py": "",
-            "app/chunks/broken.py": "def handler():\n    pass\n\nraise LookupError('runtime is broken')\n",
+            "app/chunks/broken.py": (
+                "def handler():\n    pass\n\nraise LookupError('runtime is broken')\n"
+            ),
             "app/index.py": "from .chunks.broken import handler\n",
             "app/instrument_server.py": "",
         },
