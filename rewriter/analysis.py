@@ -161,6 +161,11 @@ def summarise_source(text: str) -> ModuleSummary | None:
         module = ast.parse(text)
     except (SyntaxError, ValueError):
         return None
+    return summarise_module(module)
+
+
+def summarise_module(module: ast.Module) -> ModuleSummary:
+    """What the parsed ``module`` defines at its top level."""
     summary = ModuleSummary()
     for statement in module_level(module.body):
         _summarise(statement, summary)
@@ -345,5 +350,6 @@ __all__ = [
     "ModuleSummary",
     "RuntimeClassifier",
     "module_level",
+    "summarise_module",
     "summarise_source",
 ]

@@ -57,7 +57,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(error, file=sys.stderr)
         return EXIT_USAGE
 
-    from rewriter.runner import rewrite_file
+    from rewriter.runner import run_entries
 
     write = not (args.check or args.diff)
     reports: list[FileReport] = []
@@ -67,8 +67,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             _emit(report, args, write=write)
             reports.append(report)
             continue
-        for entry in entries:
-            report = rewrite_file(entry, settings, write=write)
+        for report in run_entries(entries, settings, write=write):
             _emit(report, args, write=write)
             reports.append(report)
     build = BuildReport(tuple(reports))
@@ -204,6 +203,20 @@ def _version() -> str:
         return str(getattr(rewriter, "__version__", "unknown"))
 
 
+class _VersionAction(argparse.Action):
+    """``--version``; looks the version up only when asked (importlib.metadata is slow)."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: object,
+        option_string: str | None = None,
+    ) -> None:
+        print(f"rewriter {_version()}")
+        parser.exit()
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="rewriter",
@@ -247,7 +260,7 @@ def _parser() -> argparse.ArgumentParser:
     verbosity = parser.add_mutually_exclusive_group()
     verbosity.add_argument("-q", "--quiet", action="store_true", help="print errors only")
     verbosity.add_argument("-v", "--verbose", action="store_true", help="name every file")
-    add("--version", action="version", version=f"rewriter {_version()}")
+    add("--version", action=_VersionAction, nargs=0, help="show the version and exit")
     return parser
 
 

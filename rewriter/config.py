@@ -290,8 +290,10 @@ def load_table(pyproject_path: str | os.PathLike[str]) -> dict[str, object]:
 def merge_layers(*layers: Mapping[str, object]) -> dict[str, object]:
     """Merge option mappings; a key in a later layer replaces the earlier value.
 
-    The order is defaults (implicit) < preset < pyproject < command line, so
-    a caller passes ``merge_layers(preset, pyproject, cli)``.
+    The order is defaults (implicit) < preset < pyproject < command line. A
+    caller passes ``merge_layers(pyproject, cli)``; the Settings built from
+    the result takes the named preset's values for what is still at its
+    default.
     """
     merged: dict[str, object] = {}
     for layer in layers:
@@ -305,7 +307,10 @@ def find_pyproject(start: str | os.PathLike[str]) -> Path | None:
     The search stops at a project root (a directory holding ``.git`` or
     ``.hg``) so that a file outside the project is never picked up.
     """
-    path = Path(start).resolve()
+    try:
+        path = Path(start).resolve()
+    except (OSError, RuntimeError):  # a symlink loop; Python 3.11 raises RuntimeError
+        path = Path(os.path.abspath(start))
     directory = path if path.is_dir() else path.parent
     for candidate in (directory, *directory.parents):
         if (candidate / "pyproject.toml").is_file():

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from rewriter.analysis import EntryLocation, ExportReader, ModuleLocator, RuntimeClassifier
+from rewriter.bindings import ImportStatement
 from rewriter.config import InitSpec, Settings
-from rewriter.errors import ConfigError
+from rewriter.errors import ConfigError, Diagnostic
 from rewriter.tree import SourceTree
 
 
@@ -58,4 +60,58 @@ def find_init(settings: Settings, tree: SourceTree | None) -> InitSpec:
         "no init found: pass --init MODULE, MODULE:CALLABLE or a file path, or create one of "
         + ", ".join(settings.init_files)
         + " beside the entry"
+    )
+
+
+def unmatched_runtime_patterns(
+    patterns: Iterable[str], statements: Iterable[ImportStatement], locator: ModuleLocator
+) -> list[Diagnostic]:
+    """A warning (at 1:1) for each ``runtime`` pattern that no import of the entry matches.
+
+    Such a pattern is usually a typo (``chunk/**`` for ``chunks/**``); it
+    selects nothing, so the runtime it was meant to name stays static.
+    """
+    if not patterns:
+        return []  # and pathspec, slow to import, is not needed
+    import pathspec
+
+    files = {
+        path
+        for statement in statements
+        for module in statement.candidate_modules()
+        if (path := locator.resolve(module)) is not None
+    }
+    warnings = []
+    for pattern in patterns:
+        if not pattern.strip() or pattern.lstrip().startswith(("#", "!")):
+            continue
+        spec = pathspec.GitIgnoreSpec.from_lines([pattern])
+        if not any(spec.match_file(path) for path in files):
+            message = f"runtime pattern {pattern!r} matches no module the entry imports"
+            warnings.append(Diagnostic(message))
+    return warnings
+
+
+def missing_init_module(context: Context) -> Diagnostic | None:
+    """A warning when the init module is neither beside the entry nor importable here.
+
+    Only the top-level package is looked up on ``sys.path`` (finding a
+    submodule would mean importing its package). A warning, not an error:
+    the deployment may install the module after the build.
+    """
+    import importlib.util
+
+    init = context.init
+    if init is None or init.kind == "file" or context.locator.resolve(init.target) is not None:
+        return None
+    top = init.target.partition(".")[0]
+    if context.locator.resolve(top) is None:
+        try:
+            if importlib.util.find_spec(top) is not None:
+                return None
+        except (ImportError, ValueError):
+            pass
+    return Diagnostic(
+        f"init module {init.target!r} is not beside the entry and not importable here;"
+        " make sure the server can import it"
     )

@@ -15,16 +15,18 @@ from typing import Any
 import libcst as cst
 
 from rewriter.analysis import ModuleSummary, summarise_source
+from rewriter.bindings import ImportStatement
 from rewriter.config import Settings
-from rewriter.context import Context
+from rewriter.context import Context, unmatched_runtime_patterns
 from rewriter.errors import ConfigError, Diagnostic, RewriteError
 from rewriter.result import Result
 from rewriter.templates import render_statements
 from rewriter.transforms.deferred import defer_imports
+from rewriter.transforms.hoisting import hoistable_sites, init_block_index
 from rewriter.transforms.init_block import place_init_block
 from rewriter.transforms.lazy import EntryUsage, plan_sites
 from rewriter.transforms.reexports import plan_reexports
-from rewriter.transforms.sites import ImportSite, ImportSiteCollector
+from rewriter.transforms.sites import ImportSiteCollector
 from rewriter.tree import SourceTree
 
 
@@ -34,6 +36,7 @@ def rewrite_source(
     *,
     path: str | None = None,
     tree: SourceTree | None = None,
+    _fast_path: bool = True,
 ) -> Result:
     """Rewrite the entry ``source`` so that init runs before its runtime.
 
@@ -42,12 +45,30 @@ def rewrite_source(
     tree, relative imports are taken to be runtime modules and absolute ones
     are not. Running it on its own output changes nothing.
     """
+    if _fast_path:  # tests turn it off to compare both paths
+        from rewriter.fastpath import unchanged_result
+
+        known = unchanged_result(source, settings, path=path, tree=tree)
+        if known is not None:
+            return known
     module = _parse(source)
     context = Context.create(settings, path, tree)
     sites = ImportSiteCollector.collect(module)
     runtime_sites = [site for site in sites if context.classifier.runtime_modules(site.statement)]
     pending = [site for site in runtime_sites if not site.deferred]
     deferring = defers_imports(settings)
+
+    def is_runtime(statement: ImportStatement) -> bool:
+        return bool(context.classifier.runtime_files(statement))
+
+    # Imports that autopep8 would hoist above init are deferred too, eagerly.
+    start = init_block_index(module, settings.prelude, is_runtime)
+    deferred_ids = {id(site.node) for site in pending} if deferring else set()
+    hoistable = [
+        site
+        for site in hoistable_sites(module, sites, start=start)
+        if id(site.node) not in deferred_ids
+    ]
 
     reexported: tuple[str, ...] = ()
     warnings: list[Diagnostic] = []
@@ -74,17 +95,25 @@ def rewrite_source(
             locator=context.locator,
             exports=context.exports,
         )
-        module = defer_imports(module, pending, plans)
+        module = defer_imports(module, [*pending, *hoistable], plans)
         reexported = tuple(reexports.found)
         warnings = [*reexports.warnings, *lazy_warnings]
+    else:
+        module = defer_imports(module, hoistable, {})
+    warnings.extend(
+        unmatched_runtime_patterns(
+            settings.runtime, (site.statement for site in sites), context.locator
+        )
+    )
 
-    name, variables = block_template(settings, context, runtime_sites)
+    name, variables = block_template(settings, context, [site.statement for site in runtime_sites])
+    # The deferred-import helpers stay while any deferred import needs them.
+    variables["deferred"] = (
+        variables["deferred"] or bool(hoistable) or any(site.deferred for site in sites)
+    )
     block = render_statements(name, module.default_newline, **variables)
     module = place_init_block(
-        module,
-        block[0],
-        prelude_modules=settings.prelude,
-        is_runtime=lambda statement: bool(context.classifier.runtime_files(statement)),
+        module, block[0], prelude_modules=settings.prelude, is_runtime=is_runtime
     )
     return Result(
         source=source,
@@ -103,14 +132,14 @@ def defers_imports(settings: Settings) -> bool:
 
 
 def block_template(
-    settings: Settings, context: Context, runtime_sites: Sequence[ImportSite]
+    settings: Settings, context: Context, runtime_imports: Sequence[ImportStatement]
 ) -> tuple[str, dict[str, Any]]:
     """The template of the init (or preload) block and its variables."""
     guard_modules = tuple(
         dict.fromkeys(
             name
-            for site in runtime_sites
-            for name in context.classifier.runtime_modules(site.statement)
+            for statement in runtime_imports
+            for name in context.classifier.runtime_modules(statement)
         )
     )
     variables: dict[str, Any] = {
@@ -147,7 +176,7 @@ def _no_bindings() -> Any:
 
 def _parse(source: str) -> cst.Module:
     try:
-        return cst.parse_module(source)
+        module = cst.parse_module(source)
     except cst.ParserSyntaxError as error:
         # CPython's own parser points at the offending token more precisely.
         try:
@@ -155,9 +184,35 @@ def _parse(source: str) -> cst.Module:
         except SyntaxError as syntax:
             message = f"cannot parse: {syntax.msg}"
             raise RewriteError(message, syntax.lineno or 1, syntax.offset or 1) from None
+        # Valid Python that LibCST's grammar does not cover: say so, it is not the user's fault.
+        # The native parser's message has the position; its raw_line can be a line late.
+        at = re.search(r"error at (\d+):(\d+)", error.message)
+        line, column = (error.raw_line, error.raw_column + 1)
+        if at:
+            line, column = int(at[1]), int(at[2]) + 1
         raise RewriteError(
-            f"cannot parse: {error.message}", error.raw_line, error.raw_column + 1
+            f"cannot rewrite: LibCST cannot parse this valid Python ({error.message})",
+            line,
+            column,
         ) from None
+    # LibCST drops a form feed that stands right before a statement on the
+    # same line, and a lone "\r" that ends a file's last indented block; refuse
+    # rather than lose them. Only files with either pay for the check.
+    if ("\f" in source or "\r" in source.replace("\r\n", "")) and module.code != source:
+        index = next(
+            (i for i, (a, b) in enumerate(zip(source, module.code, strict=False)) if a != b),
+            min(len(source), len(module.code)),
+        )
+        lines = re.split(r"\r\n|\r|\n", source[:index])  # Python's own line breaks
+        line, column = len(lines), len(lines[-1]) + 1
+        lost = {
+            "\f": "a form feed before a statement on the same line is not supported;"
+            " put the form feed on a line of its own",
+            "\r": "a lone carriage return ending the last indented block is not"
+            " supported; end the file with \\n or \\r\\n",
+        }.get(source[index:].lstrip(" \t")[:1], "LibCST does not keep this text")
+        raise RewriteError(f"cannot rewrite without losing text: {lost}", line, column)
+    return module
 
 
 __all__ = ["block_template", "defers_imports", "rewrite_source"]

@@ -158,23 +158,33 @@ class DiskTree:
     """A ``SourceTree`` that reads the files under ``root`` from the disk.
 
     Relative paths are POSIX-style and may start with ``..``. Unreadable or
-    undecodable files read as None. Texts are cached for one rewrite.
+    undecodable files read as None. Texts and file kinds are cached for one
+    rewrite (the same paths are asked about many times).
     """
 
     def __init__(self, root: Path, max_size: int = DEFAULT_MAX_SIZE) -> None:
         self.root = root
         self.max_size = max_size
         self._texts: dict[str, str | None] = {}
+        self._modes: dict[str, int] = {}
 
     def is_file(self, relpath: str) -> bool:
         """True if ``relpath`` names a file."""
-        path = self._path(relpath)
-        return path is not None and path.is_file()
+        return stat.S_ISREG(self._mode(relpath))
 
     def is_dir(self, relpath: str) -> bool:
         """True if ``relpath`` names a directory."""
-        path = self._path(relpath)
-        return path is not None and path.is_dir()
+        return stat.S_ISDIR(self._mode(relpath))
+
+    def _mode(self, relpath: str) -> int:
+        # Like Path.is_file(): symlinks are followed; a missing path is neither.
+        if relpath not in self._modes:
+            path = self._path(relpath)
+            try:
+                self._modes[relpath] = 0 if path is None else os.stat(path).st_mode
+            except (OSError, ValueError):
+                self._modes[relpath] = 0
+        return self._modes[relpath]
 
     def read_text(self, relpath: str) -> str | None:
         """The decoded text of ``relpath``, or None if it cannot be read."""
@@ -211,6 +221,9 @@ def _detect_error(raw: bytes, error: SyntaxError) -> RewriteError:
         name = message.partition(":")[2].strip()
         line = 1 if b"coding" in raw.split(b"\n", 1)[0] else 2
         return RewriteError(f"unknown encoding {name!r} in the coding cookie", line, 1)
+    if raw.startswith(_BOM) and message == "encoding problem: utf-8":
+        line = 1 if b"coding" in raw.split(b"\n", 1)[0] else 2
+        return RewriteError("the coding cookie contradicts the UTF-8 byte order mark", line, 1)
     body = raw[len(_BOM):] if raw.startswith(_BOM) else raw
     try:
         body.decode("utf-8")

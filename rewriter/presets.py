@@ -127,14 +127,11 @@ def get_preset(name: str) -> Preset:
     return _load_plugin(name)
 
 
-def available_presets() -> dict[str, Preset | ConfigError]:
-    """Every preset by name, built-in ones first; a plugin that fails to load maps to its error."""
-    found: dict[str, Preset | ConfigError] = dict(BUILTIN)
+def available_presets() -> dict[str, Preset | str]:
+    """Every preset by name, built-in ones first; a plugin that cannot be used maps to why."""
+    found: dict[str, Preset | str] = dict(BUILTIN)
     for name in sorted(_plugin_entry_points()):
-        try:
-            found[name] = _load_plugin(name)
-        except ConfigError as error:
-            found[name] = error
+        found[name] = _try_plugin(name)
     return found
 
 
@@ -144,12 +141,9 @@ def describe_presets() -> str:
     width = max(len(name) for name in presets)
     lines = []
     for name, preset in presets.items():
-        if isinstance(preset, ConfigError):
-            text = f"(cannot be used: {preset.diagnostic.message})"
-        else:
-            text = preset.description
-            if name not in BUILTIN:
-                text += f" [{_plugin_entry_points()[name].value}]"
+        text = f"(unusable: {preset})" if isinstance(preset, str) else preset.description
+        if name not in BUILTIN:
+            text += f" [plugin: {_origin(_plugin_entry_points()[name])}]"
         lines.append(f"{name:<{width}}  {text}")
     return "\n".join(lines) + "\n"
 
@@ -165,17 +159,30 @@ def _plugin_entry_points() -> dict[str, metadata.EntryPoint]:
     return found
 
 
-@functools.cache
 def _load_plugin(name: str) -> Preset:
     entry_point = _plugin_entry_points().get(name)
     if entry_point is None:
         known = ", ".join([*BUILTIN, *sorted(_plugin_entry_points())])
         raise ConfigError(f"unknown preset {name!r}; known presets: {known}")
-    where = f"preset {name!r} ({entry_point.value})"
-    try:
-        preset = entry_point.load()
-    except Exception as error:  # a plugin's import may fail in any way
-        raise ConfigError(f"{where} cannot be loaded: {type(error).__name__}: {error}") from None
-    if not isinstance(preset, Preset):
-        raise ConfigError(f"{where} is a {type(preset).__name__}, not a rewriter.presets.Preset")
+    preset = _try_plugin(name)
+    if isinstance(preset, str):
+        raise ConfigError(f"preset {name!r} ({entry_point.value}) {preset}")
     return preset
+
+
+@functools.cache
+def _try_plugin(name: str) -> Preset | str:
+    """The plugin preset ``name``, or why it cannot be used."""
+    try:
+        preset = _plugin_entry_points()[name].load()
+    except Exception as error:  # a plugin's import may fail in any way
+        message = error.diagnostic.message if isinstance(error, ConfigError) else str(error)
+        return f"cannot be loaded: {type(error).__name__}: {message}"
+    if not isinstance(preset, Preset):
+        return f"is a {type(preset).__name__}, not a rewriter.presets.Preset"
+    return preset
+
+
+def _origin(entry_point: metadata.EntryPoint) -> str:
+    dist = entry_point.dist
+    return entry_point.value if dist is None else f"{dist.name} {dist.version}"

@@ -6,7 +6,9 @@ rewritten becomes a failed ``FileReport`` and stays untouched on disk.
 
 from __future__ import annotations
 
+import itertools
 import os
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from rewriter.config import Settings
@@ -63,16 +65,82 @@ def rewrite_file(
 
 
 def rewrite_build(
-    build_dir: str | os.PathLike[str], settings: Settings, *, write: bool = True
+    build_dir: str | os.PathLike[str],
+    settings: Settings,
+    *,
+    write: bool = True,
+    jobs: int | None = None,
 ) -> BuildReport:
     """Rewrite every entry that ``settings.entry`` finds under ``build_dir``.
 
     This is the hook a framework's build calls after it writes its output.
-    Raises RewriteError only when ``build_dir`` does not exist; a file that
-    cannot be rewritten is reported as failed.
+    Entries are rewritten by up to ``jobs`` processes (see ``run_entries``);
+    the reports are in the sorted order of the entries. Raises RewriteError
+    only when ``build_dir`` does not exist; a file that cannot be rewritten
+    is reported as failed.
     """
     entries = expand_paths([Path(build_dir)], settings)
-    return BuildReport(tuple(rewrite_file(entry, settings, write=write) for entry in entries))
+    return BuildReport(tuple(run_entries(entries, settings, write=write, jobs=jobs)))
+
+
+def run_entries(
+    entries: Sequence[Path],
+    settings: Settings,
+    *,
+    write: bool = True,
+    jobs: int | None = None,
+) -> Iterator[FileReport]:
+    """Rewrite ``entries`` like ``rewrite_file``; yield the reports in the order of ``entries``.
+
+    ``jobs`` (default: ``settings.jobs``, else the number of usable CPUs)
+    is the number of worker processes. Entries go to the workers in chunks,
+    and each report is yielded as soon as it and all before it are done, so
+    the output does not depend on which worker finishes first. With one job
+    or one entry, or where no process pool can be started, everything runs in
+    this process.
+    """
+    workers = min(jobs or settings.jobs or _usable_cpus(), len(entries))
+    done = 0
+    if workers > 1:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+        from concurrent.futures.process import BrokenProcessPool
+
+        method = multiprocessing.get_start_method(allow_none=True)
+        if (method or multiprocessing.get_all_start_methods()[0]) == "fork":
+            # Forked workers share what is imported here; otherwise each
+            # one would import LibCST again.
+            import rewriter.core
+            import rewriter.verify  # noqa: F401
+        chunksize = max(1, len(entries) // (workers * 4))
+        try:
+            with ProcessPoolExecutor(max_workers=workers) as pool:
+                reports = pool.map(
+                    _rewrite_entry,
+                    entries,
+                    itertools.repeat(settings),
+                    itertools.repeat(write),
+                    chunksize=chunksize,
+                )
+                for report in reports:
+                    done += 1
+                    yield report
+        except (OSError, NotImplementedError, BrokenProcessPool):
+            # No pool on this platform (AWS Lambda has no shared memory for
+            # its locks), or a worker died: finish here, one by one.
+            pass
+    for entry in entries[done:]:
+        yield rewrite_file(entry, settings, write=write)
+
+
+def _rewrite_entry(entry: Path, settings: Settings, write: bool) -> FileReport:
+    return rewrite_file(entry, settings, write=write)
+
+
+def _usable_cpus() -> int:
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0)) or 1
+    return os.cpu_count() or 1
 
 
 def _internal_error(error: Exception) -> Diagnostic:

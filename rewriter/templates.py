@@ -9,6 +9,7 @@ that does not parse is an error, never a broken output file.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from functools import cache
 from importlib import resources
@@ -16,6 +17,7 @@ from typing import Any
 
 import jinja2
 import libcst as cst
+from jinja2.bccache import Bucket
 
 from rewriter.errors import RewriteError
 
@@ -40,6 +42,35 @@ def _python_literal(value: object) -> str:
     raise TypeError(f"pyrepr takes strings and sequences of strings, got {type(value).__name__}")
 
 
+class _CompiledTemplates(jinja2.FileSystemBytecodeCache):
+    """Compiled templates kept between runs, in the user's private jinja2 cache directory.
+
+    Compiling the templates costs about as much as the rest of a one-entry
+    run. An entry is used only for the very same template text (jinja2
+    checks a checksum); a cache that cannot be read or written is not used.
+    """
+
+    def load_bytecode(self, bucket: Bucket) -> None:
+        try:
+            super().load_bytecode(bucket)
+        except Exception:  # a damaged entry: compile again
+            bucket.reset()
+
+    def dump_bytecode(self, bucket: Bucket) -> None:
+        with contextlib.suppress(OSError):
+            super().dump_bytecode(bucket)
+
+
+def _bytecode_cache(newline: str) -> jinja2.BytecodeCache | None:
+    # The compiled code also depends on the newline style and on jinja2's
+    # version, which jinja2's own cache key leaves out.
+    style = {"\n": "lf", "\r\n": "crlf", "\r": "cr"}.get(newline, "other")
+    try:
+        return _CompiledTemplates(pattern=f"__rewriter_{jinja2.__version__}_{style}_%s.cache")
+    except (OSError, RuntimeError):  # no private temporary directory here
+        return None
+
+
 @cache
 def environment(newline: str = "\n") -> jinja2.Environment:
     """The shared jinja2 environment for one newline style (StrictUndefined)."""
@@ -49,6 +80,7 @@ def environment(newline: str = "\n") -> jinja2.Environment:
         keep_trailing_newline=True,
         newline_sequence=newline,  # type: ignore[arg-type]
         autoescape=False,
+        bytecode_cache=_bytecode_cache(newline),
     )
     env.filters["pyrepr"] = _python_literal
     return env

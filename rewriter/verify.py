@@ -24,6 +24,7 @@ from rewriter.bindings import ImportStatement
 from rewriter.config import Settings
 from rewriter.context import Context, init_location
 from rewriter.errors import Diagnostic, RewriteError
+from rewriter.fastpath import parse_entry
 from rewriter.transforms.sites import BLOCK_FUNCTIONS
 from rewriter.tree import SourceTree
 
@@ -51,7 +52,7 @@ def verify_source(
     write, the original text under ``--check``.
     """
     try:
-        module = ast.parse(source)
+        module = parse_entry(source)
     except SyntaxError as error:
         raise RewriteError(
             f"cannot parse: {error.msg}", error.lineno or 1, error.offset or 1

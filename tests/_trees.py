@@ -28,6 +28,7 @@ from typing import Literal
 from hypothesis import strategies as st
 
 EntryKind = Literal["package", "script"]
+ImportKind = Literal["star", "names", "module"]
 
 PACKAGE = "app"
 INIT_FILE = "instrument_server.py"
@@ -72,7 +73,7 @@ class ModuleImport:
     """An import in runtime module ``source`` of module ``target`` (indexes)."""
 
     target: int
-    kind: Literal["star", "names", "module"]
+    kind: ImportKind
     names: tuple[str, ...] = ()
     relative: bool = True
 
@@ -130,7 +131,9 @@ class RuntimeTree:
     def source(self, index: int, kind: EntryKind) -> str:
         """The text of module ``index`` for an entry of ``kind``."""
         module = self.modules[index]
-        lines = [TRACE_LINE]
+        # Every module has a private name, which star imports without
+        # __all__ must leave out.
+        lines = [TRACE_LINE, f"_hidden = {module.dotted!r}"]
         for imported in module.imports:
             lines.append(self._import_line(module, imported, kind))
         for name in module.definitions:
@@ -175,7 +178,9 @@ class RuntimeTree:
 
     def files(self, kind: EntryKind) -> dict[str, str]:
         """The runtime files and the init file, relative to the entry directory."""
-        files = {module.relpath: self.source(index, kind) for index, module in enumerate(self.modules)}
+        files = {
+            module.relpath: self.source(index, kind) for index, module in enumerate(self.modules)
+        }
         files[INIT_FILE] = INIT_SOURCE
         if kind == "package":
             files["__init__.py"] = ""
@@ -221,7 +226,7 @@ def runtime_trees(draw: st.DrawFn, *, handlers: bool = False) -> RuntimeTree:
         targets = [other for other in range(len(modules)) if _may_import(modules, index, other)]
         if targets:
             for target in draw(st.lists(st.sampled_from(targets), unique=True, max_size=2)):
-                kind = draw(st.sampled_from(["star", "names", "module"]))
+                kind: ImportKind = draw(st.sampled_from(["star", "names", "module"]))
                 names: tuple[str, ...] = ()
                 if kind == "names":
                     # Definitions of the target only: they exist once it ran.
@@ -241,9 +246,9 @@ def runtime_trees(draw: st.DrawFn, *, handlers: bool = False) -> RuntimeTree:
     tree = RuntimeTree(modules)
     for index, module in enumerate(modules):
         if draw(st.booleans()):
-            available = tree.available_names(index)
+            public = tree.available_names(index)
             module.all_names = tuple(
-                draw(st.lists(st.sampled_from(available), unique=True)) if available else ()
+                draw(st.lists(st.sampled_from(public), unique=True)) if public else ()
             )
     return tree
 
@@ -359,7 +364,7 @@ class _EntryBuilder:
         if self.differential:
             choices.append("snapshot")
         if guarded and self.differential:
-            choices.append("missing")
+            choices += ["missing", "missing"]
         choice = self.draw(st.sampled_from(choices))
         if choice == "runtime":
             return self.runtime_import()
@@ -402,7 +407,11 @@ class _EntryBuilder:
                     "for",
                     "def",
                     "class",
-                    *([] if self.differential else ["comment", "type-checking", "not-type-checking"]),
+                    *(
+                        []
+                        if self.differential
+                        else ["comment", "type-checking", "not-type-checking"]
+                    ),
                 ]
             )
         )
@@ -451,7 +460,11 @@ class _EntryBuilder:
         if choice == "try":
             return f"try:\n{_indent(body)}\nexcept ImportError:\n    pass", flags, needs
         if choice == "try-else":
-            return f"try:\n    pass\nexcept ImportError:\n    pass\nelse:\n{_indent(body)}", flags, needs
+            return (
+                f"try:\n    pass\nexcept ImportError:\n    pass\nelse:\n{_indent(body)}",
+                flags,
+                needs,
+            )
         if choice == "with":
             needs.add("contextlib")
             return f"with contextlib.suppress(ImportError):\n{_indent(body)}", flags, needs
@@ -472,9 +485,7 @@ def _indent(text: str) -> str:
 
 
 @st.composite
-def entries(
-    draw: st.DrawFn, tree: RuntimeTree, kind: EntryKind, *, differential: bool
-) -> Entry:
+def entries(draw: st.DrawFn, tree: RuntimeTree, kind: EntryKind, *, differential: bool) -> Entry:
     """An entry importing ``tree``.
 
     With ``differential``, statements are chosen to run: imports that fail

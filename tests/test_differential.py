@@ -21,21 +21,29 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _trees import (
+    HANDLER_NAMES,
+    INIT_SOURCE,
+    PACKAGE,
+    TRACE_LINE,
+    EntryKind,
+    Program,
+    programs,
+)
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from rewriter.config import Settings
 from rewriter.runner import rewrite_file
-from _trees import HANDLER_NAMES, PACKAGE, EntryKind, Program, programs
 
 # Imported by the entry through `__import__`, so it is not an import statement
 # the tool would look at; it lives outside the entry's tree.
-DUMP_HELPER = '''\
+DUMP_HELPER = f"""\
 import builtins
 import json
 import types
 
-HANDLERS = {handlers!r}
+HANDLERS = {set(HANDLER_NAMES)!r}
 
 
 def describe(value):
@@ -67,7 +75,7 @@ def snapshot(namespace):
 def dump(namespace):
     trace = builtins.__dict__.get("_difftrace", [])
     print(json.dumps({{"names": names(namespace), "trace": trace}}))
-'''.format(handlers=set(HANDLER_NAMES))
+"""
 
 FOOTER = '__import__("_diffdump").dump(globals())\n'
 
@@ -100,10 +108,10 @@ def helper_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return directory
 
 
-def write_copy(base: Path, program: Program, entry_text: str) -> Path:
+def write_copy(base: Path, kind: EntryKind, files: dict[str, str], entry_text: str) -> Path:
     """Write the tree and the entry under ``base``; return the entry's path."""
-    directory = base / PACKAGE if program.entry.kind == "package" else base
-    for relpath, text in {**program.files, "index.py": entry_text}.items():
+    directory = base / PACKAGE if kind == "package" else base
+    for relpath, text in {**files, "index.py": entry_text}.items():
         path = directory / relpath
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
@@ -136,24 +144,30 @@ def finish(process: subprocess.Popen[str], label: str, entry: Path) -> Run:
     return Run(data["names"], [(name, ran) for name, ran in data["trace"]], stderr)
 
 
-def run_both(program: Program, init_last: str, helper: Path) -> tuple[Run, Run, str]:
+def run_both(
+    kind: EntryKind, files: dict[str, str], entry_text: str, helper: Path
+) -> tuple[Run, Run, str]:
     """Run the original and the rewritten entry; return both runs and the rewrite."""
-    kind = program.entry.kind
-    entry_text = program.entry.text + init_last + "\n" + FOOTER
     with tempfile.TemporaryDirectory() as temporary:
         root = Path(temporary)
-        original = write_copy(root / "orig", program, entry_text)
-        rewritten = write_copy(root / "new", program, entry_text)
+        original = write_copy(root / "orig", kind, files, entry_text)
+        rewritten = write_copy(root / "new", kind, files, entry_text)
         report = rewrite_file(rewritten, Settings())
         assert report.status == "changed", report.error
-        assert rewrite_file(rewritten, Settings()).status == "unchanged"
         processes = [
             start(root / "orig", original, kind, helper),
             start(root / "new", rewritten, kind, helper),
         ]
         before = finish(processes[0], "original", original)
         after = finish(processes[1], "rewritten", rewritten)
-        return before, after, rewritten.read_text(encoding="utf-8")
+        output = rewritten.read_text(encoding="utf-8")
+        assert rewrite_file(rewritten, Settings()).status == "unchanged", output
+        return before, after, output
+
+
+def run_program(program: Program, init_last: str, helper: Path) -> tuple[Run, Run, str]:
+    entry_text = program.entry.text + init_last + "\n" + FOOTER
+    return run_both(program.entry.kind, program.files, entry_text, helper)
 
 
 def check_same_bindings(before: Run, after: Run, rewritten: str) -> None:
@@ -174,7 +188,7 @@ def check_same_bindings(before: Run, after: Run, rewritten: str) -> None:
 
 
 DIFFERENTIAL = settings(
-    max_examples=30,
+    max_examples=40,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
@@ -188,10 +202,10 @@ DIFFERENTIAL = settings(
 def test_package_entry_binds_the_same_names_after_init(
     program: Program, init_last: str, helper_dir: Path
 ) -> None:
-    check_same_bindings(*run_both(program, init_last, helper_dir))
+    check_same_bindings(*run_program(program, init_last, helper_dir))
 
 
-@settings(DIFFERENTIAL, max_examples=20)
+@settings(DIFFERENTIAL, max_examples=25)
 @given(
     program=programs("script", differential=True, handlers=True),
     init_last=INIT_LAST["script"],
@@ -199,4 +213,28 @@ def test_package_entry_binds_the_same_names_after_init(
 def test_script_entry_binds_the_same_names_after_init(
     program: Program, init_last: str, helper_dir: Path
 ) -> None:
-    check_same_bindings(*run_both(program, init_last, helper_dir))
+    check_same_bindings(*run_program(program, init_last, helper_dir))
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="a from-import that fails on a later name binds the earlier names;"
+    " the deferred form binds all names in one assignment, so none",
+)
+def test_failing_from_import_binds_the_names_before_the_failure(helper_dir: Path) -> None:
+    files = {
+        "__init__.py": "",
+        "instrument_server.py": INIT_SOURCE,
+        "chunks/__init__.py": f"{TRACE_LINE}\nfa = 1\n",
+    }
+    entry = (
+        "from .chunks import *\n"
+        "try:\n"
+        "    from .chunks import fa as first, nope\n"
+        "except ImportError:\n"
+        "    pass\n"
+        "from . import instrument_server\n" + FOOTER
+    )
+    before, after, rewritten = run_both("package", files, entry, helper_dir)
+    assert before.names["first"] == ["value", "1"]
+    check_same_bindings(before, after, rewritten)

@@ -27,7 +27,7 @@ def test_verification_reports_exactly_the_expected_errors(case: str, tmp_path: P
     shutil.copytree(CASES / case, build)
     options = tomllib.loads((build / "options.toml").read_text(encoding="utf-8"))
     rewrite = options.pop("rewrite", True)
-    settings = Settings(**{key: tuple(v) if isinstance(v, list) else v for key, v in options.items()})
+    settings = Settings.from_mapping(options)
     entry = build / "index.py"
     tree = DiskTree(build)
     source = entry.read_text(encoding="utf-8")

@@ -111,6 +111,21 @@ class _ReplaceImports(cst.CSTTransformer):
     def __init__(self, mirrors: dict[int, Statement]) -> None:
         super().__init__()
         self._mirrors = mirrors
+        self._created: set[int] = set()
+
+    # Import sites are never inside functions or classes, and a line is
+    # replaced from its own small statements: nothing below needs a visit.
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+        return False
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> bool:
+        return False
+
+    def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> bool:
+        return False
+
+    def visit_SimpleStatementSuite(self, node: cst.SimpleStatementSuite) -> bool:
+        return False
 
     def leave_SimpleStatementLine(
         self, original_node: cst.SimpleStatementLine, updated_node: cst.SimpleStatementLine
@@ -122,6 +137,8 @@ class _ReplaceImports(cst.CSTTransformer):
         statements[0] = first.with_changes(
             leading_lines=[*original_node.leading_lines, *first.leading_lines]
         )
+        if id(first) in self._created:
+            self._created.add(id(statements[0]))
         return cst.FlattenSentinel(statements)
 
     def leave_SimpleStatementSuite(
@@ -156,7 +173,35 @@ class _ReplaceImports(cst.CSTTransformer):
                 pending = []
             original = _line([small], trailing if last else cst.TrailingWhitespace())
             statements.append(_with_original(self._mirrors[id(small)], original))
+            self._created.add(id(statements[-1]))
         return statements
+
+    def leave_IndentedBlock(
+        self, original_node: cst.IndentedBlock, updated_node: cst.IndentedBlock
+    ) -> cst.BaseSuite:
+        return updated_node.with_changes(body=self._spaced(updated_node.body))
+
+    def leave_Module(self, original_node: cst.Module, updated_node: cst.Module) -> cst.Module:
+        return updated_node.with_changes(body=self._spaced(updated_node.body))
+
+    def _spaced(self, body: Sequence[cst.BaseStatement]) -> list[cst.BaseStatement]:
+        # black and ruff format want a blank line between an import and a
+        # statement that is not one, such as a mirror that replaced an import.
+        spaced = list(body)
+        for index in range(1, len(spaced)):
+            statement = spaced[index]
+            if not isinstance(statement, cst.If) or id(statement) not in self._created:
+                continue
+            lines = statement.leading_lines
+            if _is_import_line(spaced[index - 1]) and (not lines or lines[0].comment is not None):
+                spaced[index] = statement.with_changes(leading_lines=[cst.EmptyLine(), *lines])
+        return spaced
+
+
+def _is_import_line(statement: cst.BaseStatement) -> bool:
+    return isinstance(statement, cst.SimpleStatementLine) and isinstance(
+        statement.body[0], (cst.Import, cst.ImportFrom)
+    )
 
 
 def _line(

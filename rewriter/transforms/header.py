@@ -12,20 +12,52 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 import libcst as cst
-import libcst.matchers as m
 from libcst.helpers import get_full_name_for_node
 
 from rewriter.bindings import ImportStatement
 
 # Modules whose import and calls belong to the prelude by default.
 DEFAULT_PRELUDE_MODULES: tuple[str, ...] = ("gevent", "eventlet", "dotenv")
-_SYS_PATH = m.Attribute(value=m.Name("sys"), attr=m.Name("path"))
-_SYS_PATH_EDIT = (
-    m.Expr(value=m.Call(func=m.Attribute(value=_SYS_PATH)))
-    | m.Assign(targets=[m.AssignTarget(target=_SYS_PATH | m.Subscript(value=_SYS_PATH))])
-    | m.AugAssign(target=_SYS_PATH)
-)
-_DOCSTRING = m.SimpleStatementLine(body=[m.Expr(value=m.SimpleString() | m.ConcatenatedString())])
+
+
+# Plain isinstance checks rather than libcst.matchers: importing the matchers
+# alone costs as much as importing the rest of LibCST, on every run.
+def _is_sys_path(node: cst.BaseExpression) -> bool:
+    """``sys.path``."""
+    return (
+        isinstance(node, cst.Attribute)
+        and node.attr.value == "path"
+        and isinstance(node.value, cst.Name)
+        and node.value.value == "sys"
+    )
+
+
+def _is_sys_path_edit(small: cst.BaseSmallStatement) -> bool:
+    """``sys.path.insert(...)``, ``sys.path = ...``, ``sys.path[:0] = ...``, ``sys.path += ...``."""
+    if isinstance(small, cst.Expr):
+        call = small.value
+        return (
+            isinstance(call, cst.Call)
+            and isinstance(call.func, cst.Attribute)
+            and _is_sys_path(call.func.value)
+        )
+    if isinstance(small, cst.Assign):
+        if len(small.targets) != 1:
+            return False
+        target = small.targets[0].target
+        return _is_sys_path(target) or (
+            isinstance(target, cst.Subscript) and _is_sys_path(target.value)
+        )
+    return isinstance(small, cst.AugAssign) and _is_sys_path(small.target)
+
+
+def _is_docstring(statement: cst.BaseStatement) -> bool:
+    return (
+        isinstance(statement, cst.SimpleStatementLine)
+        and len(statement.body) == 1
+        and isinstance(statement.body[0], cst.Expr)
+        and isinstance(statement.body[0].value, (cst.SimpleString, cst.ConcatenatedString))
+    )
 
 
 def header_end(
@@ -43,7 +75,7 @@ def header_end(
     prelude_names: set[str] = set()
     end = 0
     for index, statement in enumerate(body):
-        if index == 0 and m.matches(statement, _DOCSTRING):
+        if index == 0 and _is_docstring(statement):
             end = 1
             continue
         kind = _header_line(statement, modules, prelude_names, is_runtime)
@@ -74,7 +106,7 @@ def _header_line(
             if imported.is_future or _is_prelude_import(imported, modules):
                 prelude_names.update(imported.bound_names)
                 prelude = True
-        elif m.matches(small, _SYS_PATH_EDIT) or _calls_prelude(small, prelude_names):
+        elif _is_sys_path_edit(small) or _calls_prelude(small, prelude_names):
             prelude = True
         else:
             return None

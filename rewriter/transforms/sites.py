@@ -11,13 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import libcst as cst
-import libcst.matchers as m
 
 from rewriter.bindings import ImportStatement
 
-MIRROR_TEST = m.Attribute(value=m.Name("_rewriter_typing"), attr=m.Name("TYPE_CHECKING"))
-_TYPE_CHECKING_TEST = m.Name("TYPE_CHECKING") | m.Attribute(attr=m.Name("TYPE_CHECKING"))
-_NOT_TYPE_CHECKING_TEST = m.UnaryOperation(operator=m.Not(), expression=_TYPE_CHECKING_TEST)
 BLOCK_MARKERS = ("# rewriter:init", "# rewriter:preload")
 BLOCK_FUNCTIONS = ("_rewriter_init", "_rewriter_preload")
 
@@ -38,7 +34,32 @@ def is_init_block(node: cst.CSTNode) -> bool:
 
 def is_mirror(node: cst.CSTNode) -> bool:
     """True for a deferred import written by rewriter (``if _rewriter_typing.TYPE_CHECKING``)."""
-    return isinstance(node, cst.If) and m.matches(node.test, MIRROR_TEST)
+    if not isinstance(node, cst.If):
+        return False
+    test = node.test
+    return (
+        _is_type_checking(test)
+        and isinstance(test, cst.Attribute)
+        and isinstance(test.value, cst.Name)
+        and test.value.value == "_rewriter_typing"
+    )
+
+
+# Plain isinstance checks rather than libcst.matchers: importing the matchers
+# alone costs as much as importing the rest of LibCST, on every run.
+def _is_type_checking(test: cst.BaseExpression) -> bool:
+    """``TYPE_CHECKING`` or ``anything.TYPE_CHECKING``."""
+    return (isinstance(test, cst.Name) and test.value == "TYPE_CHECKING") or (
+        isinstance(test, cst.Attribute) and test.attr.value == "TYPE_CHECKING"
+    )
+
+
+def _is_not_type_checking(test: cst.BaseExpression) -> bool:
+    return (
+        isinstance(test, cst.UnaryOperation)
+        and isinstance(test.operator, cst.Not)
+        and _is_type_checking(test.expression)
+    )
 
 
 @dataclass(frozen=True)
@@ -63,7 +84,6 @@ class ImportSiteCollector(cst.CSTVisitor):
         self.sites: list[ImportSite] = []
         self._skipped: set[int] = set()
         self._deferred_bodies: set[int] = set()
-        self._line: list[cst.SimpleStatementLine | cst.SimpleStatementSuite] = []
         self._deferred_depth = 0
 
     @classmethod
@@ -87,9 +107,9 @@ class ImportSiteCollector(cst.CSTVisitor):
             self._deferred_bodies.add(id(node.body))
             if node.orelse is not None:
                 self._skipped.add(id(node.orelse))
-        elif m.matches(node.test, _TYPE_CHECKING_TEST):
+        elif _is_type_checking(node.test):
             self._skipped.add(id(node.body))
-        elif m.matches(node.test, _NOT_TYPE_CHECKING_TEST) and node.orelse is not None:
+        elif _is_not_type_checking(node.test) and node.orelse is not None:
             self._skipped.add(id(node.orelse))
         return True
 
@@ -105,30 +125,19 @@ class ImportSiteCollector(cst.CSTVisitor):
         if id(original_node) in self._deferred_bodies:
             self._deferred_depth -= 1
 
+    # Imports are direct children of their line, and the expressions below a
+    # line hold none: not visiting them saves most of the walk.
     def visit_SimpleStatementSuite(self, node: cst.SimpleStatementSuite) -> bool:
-        if id(node) in self._skipped:
-            return False
-        self._line.append(node)
-        return True
-
-    def leave_SimpleStatementSuite(self, original_node: cst.SimpleStatementSuite) -> None:
-        self._line.pop()
+        if id(node) not in self._skipped:
+            self._add(node)
+        return False
 
     def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> bool:
-        self._line.append(node)
-        return True
-
-    def leave_SimpleStatementLine(self, original_node: cst.SimpleStatementLine) -> None:
-        self._line.pop()
-
-    def visit_Import(self, node: cst.Import) -> bool:
         self._add(node)
         return False
 
-    def visit_ImportFrom(self, node: cst.ImportFrom) -> bool:
-        self._add(node)
-        return False
-
-    def _add(self, node: cst.Import | cst.ImportFrom) -> None:
-        statement = ImportStatement.from_node(node)
-        self.sites.append(ImportSite(node, self._line[-1], statement, self._deferred_depth > 0))
+    def _add(self, line: cst.SimpleStatementLine | cst.SimpleStatementSuite) -> None:
+        for small in line.body:
+            if isinstance(small, (cst.Import, cst.ImportFrom)):
+                statement = ImportStatement.from_node(small)
+                self.sites.append(ImportSite(small, line, statement, self._deferred_depth > 0))

@@ -1,0 +1,37 @@
+"""How much work each benchmark does: the full run, and ``--quick`` for the smoke test."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Config:
+    """Sizes and numbers of rounds (each round runs every side once)."""
+
+    single_lines: int = 200
+    single_rounds: int = 15
+    big_sizes: tuple[int, ...] = (5_000, 50_000)
+    big_rounds: tuple[int, ...] = (5, 3)
+    tree_entries: int = 500
+    tree_lines: int = 100
+    second_run_rounds: int = 5
+    first_run_rounds: int = 3
+    import_rounds: int = 40
+    preload_rounds: int = 10
+    warm_up: bool = True
+    """Run every side once, untimed, first (bytecode caches, file system caches)."""
+
+
+FULL = Config()
+QUICK = Config(
+    single_rounds=1,
+    big_sizes=(150, 600),
+    big_rounds=(1, 1),
+    tree_entries=4,
+    second_run_rounds=1,
+    first_run_rounds=1,
+    import_rounds=1,
+    preload_rounds=1,
+    warm_up=False,
+)
