@@ -195,10 +195,10 @@ def _parse(source: str) -> cst.Module:
             line,
             column,
         ) from None
-    # LibCST drops a form feed that stands right before a statement on the
-    # same line, and a lone "\r" that ends a file's last indented block; refuse
-    # rather than lose them. Only files with either pay for the check.
-    if ("\f" in source or "\r" in source.replace("\r\n", "")) and module.code != source:
+    # LibCST does not print every module back as it read it: it drops a form
+    # feed right before a statement, a lone "\r" ending the last indented
+    # block, and the space in "except E :". Refuse rather than lose text.
+    if module.code != source:
         index = next(
             (i for i, (a, b) in enumerate(zip(source, module.code, strict=False)) if a != b),
             min(len(source), len(module.code)),
@@ -210,6 +210,7 @@ def _parse(source: str) -> cst.Module:
             " put the form feed on a line of its own",
             "\r": "a lone carriage return ending the last indented block is not"
             " supported; end the file with \\n or \\r\\n",
+            ":": "the space before this colon is not kept; remove it",
         }.get(source[index:].lstrip(" \t")[:1], "LibCST does not keep this text")
         raise RewriteError(f"cannot rewrite without losing text: {lost}", line, column)
     return module

@@ -216,11 +216,6 @@ def test_script_entry_binds_the_same_names_after_init(
     check_same_bindings(*run_program(program, init_last, helper_dir))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a from-import that fails on a later name binds the earlier names;"
-    " the deferred form binds all names in one assignment, so none",
-)
 def test_failing_from_import_binds_the_names_before_the_failure(helper_dir: Path) -> None:
     files = {
         "__init__.py": "",

@@ -123,11 +123,6 @@ def test_rewritten_entry_binds_the_same_names_after_init(case: Case, tmp_path: P
     assert "imported before instrumentation init" not in rewritten.stderr
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known issue: without deferred imports the init block keeps its helpers"
-    " (_rewriter_sys, _rewriter_log, ...) in the entry's namespace",
-)
 def test_top_level_import_mode_leaves_no_helper_names(tmp_path: Path) -> None:
     (case,) = [case for case in all_cases() if case.name == "top_level_import_mode"]
     build = copy_input(case, tmp_path)

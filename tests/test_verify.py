@@ -37,7 +37,8 @@ def test_verification_reports_exactly_the_expected_errors(case: str, tmp_path: P
     findings = verify_source(source, settings, path="index.py", tree=tree)
 
     expected = (build / "expected.txt").read_text(encoding="utf-8").split("\n")
-    assert [finding.format("index.py") for finding in findings] == [line for line in expected if line]
+    reported = [finding.format("index.py") for finding in findings]
+    assert reported == [line for line in expected if line]
 
 
 def test_a_clean_build_has_findings_before_the_rewrite_and_none_after(tmp_path: Path) -> None:

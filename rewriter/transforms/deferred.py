@@ -58,7 +58,12 @@ class SitePlan:
 
 @dataclass(frozen=True)
 class DeferredImport:
-    """The template context for one deferred import site."""
+    """The template context for one deferred import site.
+
+    ``one_by_one`` binds the names of a ``from`` import one statement each, as
+    Python does: inside ``try``/``with`` a failure on a later name can be
+    caught, and the earlier names must stay bound.
+    """
 
     kind: ImportKind
     module: str
@@ -66,6 +71,7 @@ class DeferredImport:
     reexports: tuple[Reexport, ...] = ()
     lazy: bool = False
     wrappers: tuple[Wrapper, ...] = ()
+    one_by_one: bool = False
 
     @classmethod
     def of(cls, site: ImportSite, plan: SitePlan) -> DeferredImport:
@@ -78,6 +84,7 @@ class DeferredImport:
             plan.reexports,
             plan.lazy,
             plan.wrappers,
+            one_by_one=site.guarded and len(statement.names) > 1,
         )
 
     @property

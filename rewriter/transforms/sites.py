@@ -68,12 +68,15 @@ class ImportSite:
 
     ``deferred`` is True for an import that rewriter already deferred (the
     original statement kept in the TYPE_CHECKING branch of its mirror).
+    ``guarded`` is True inside a ``try`` or ``with`` block, where a failing
+    import can be caught and the names bound before the failure stay bound.
     """
 
     node: cst.Import | cst.ImportFrom
     line: cst.SimpleStatementLine | cst.SimpleStatementSuite
     statement: ImportStatement
     deferred: bool = False
+    guarded: bool = False
 
 
 class ImportSiteCollector(cst.CSTVisitor):
@@ -85,6 +88,7 @@ class ImportSiteCollector(cst.CSTVisitor):
         self._skipped: set[int] = set()
         self._deferred_bodies: set[int] = set()
         self._deferred_depth = 0
+        self._guarded_depth = 0
 
     @classmethod
     def collect(cls, module: cst.Module) -> list[ImportSite]:
@@ -100,7 +104,27 @@ class ImportSiteCollector(cst.CSTVisitor):
         return False
 
     def visit_Try(self, node: cst.Try) -> bool:
-        return not is_init_block(node)
+        if is_init_block(node):
+            return False
+        self._guarded_depth += 1
+        return True
+
+    def leave_Try(self, original_node: cst.Try) -> None:
+        self._guarded_depth -= 1
+
+    def visit_TryStar(self, node: cst.TryStar) -> bool:
+        self._guarded_depth += 1
+        return True
+
+    def leave_TryStar(self, original_node: cst.TryStar) -> None:
+        self._guarded_depth -= 1
+
+    def visit_With(self, node: cst.With) -> bool:
+        self._guarded_depth += 1
+        return True
+
+    def leave_With(self, original_node: cst.With) -> None:
+        self._guarded_depth -= 1
 
     def visit_If(self, node: cst.If) -> bool:
         if is_mirror(node):
@@ -140,4 +164,12 @@ class ImportSiteCollector(cst.CSTVisitor):
         for small in line.body:
             if isinstance(small, (cst.Import, cst.ImportFrom)):
                 statement = ImportStatement.from_node(small)
-                self.sites.append(ImportSite(small, line, statement, self._deferred_depth > 0))
+                self.sites.append(
+                    ImportSite(
+                        small,
+                        line,
+                        statement,
+                        deferred=self._deferred_depth > 0,
+                        guarded=self._guarded_depth > 0,
+                    )
+                )
