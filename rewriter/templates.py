@@ -62,11 +62,14 @@ class _CompiledTemplates(jinja2.FileSystemBytecodeCache):
 
 
 def _bytecode_cache(newline: str) -> jinja2.BytecodeCache | None:
-    # The compiled code also depends on the newline style and on jinja2's
-    # version, which jinja2's own cache key leaves out.
+    # The compiled code also depends on the newline style and on the versions
+    # of jinja2 and of this package, which jinja2's own cache key leaves out.
+    from rewriter import __version__
+
     style = {"\n": "lf", "\r\n": "crlf", "\r": "cr"}.get(newline, "other")
+    pattern = f"__rewriter_{__version__}_jinja2_{jinja2.__version__}_{style}_%s.cache"
     try:
-        return _CompiledTemplates(pattern=f"__rewriter_{jinja2.__version__}_{style}_%s.cache")
+        return _CompiledTemplates(pattern=pattern)
     except (OSError, RuntimeError):  # no private temporary directory here
         return None
 
