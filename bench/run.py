@@ -41,6 +41,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     config = QUICK if args.quick else FULL
     selected = [name for name in GROUPS if args.only is None or name in args.only]
     before = machine()
+    when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     started = time.perf_counter()
     rows: list[Row] = []
     with tempfile.TemporaryDirectory(prefix="rewriter-bench-") as temporary:
@@ -55,7 +56,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                     traceback.print_exc()
                     rows.append(Row(name, f"{type(error).__name__}: {error}", "-", "-", ERROR))
     elapsed = time.perf_counter() - started
-    report = render(rows, before, quick=args.quick, elapsed=elapsed)
+    before["load average at the end"] = _load()
+    report = render(rows, before, quick=args.quick, when=when, elapsed=elapsed)
     print(report)
     if args.results is not None:
         args.results.write_text(report, encoding="utf-8")
@@ -76,26 +78,30 @@ def machine() -> dict[str, str]:
         nproc = subprocess.run(["nproc"], capture_output=True, text=True, check=True).stdout
     except (OSError, subprocess.CalledProcessError):
         nproc = str(os.cpu_count())
-    load = (
-        ", ".join(f"{value:.2f}" for value in os.getloadavg()) if hasattr(os, "getloadavg") else "?"
-    )
     return {
         "nproc": nproc.strip(),
         "CPU": cpu,
         "Python": f"{platform.python_implementation()} {platform.python_version()}",
         "OS": platform.platform(),
-        "load average at start (1, 5, 15 min)": load,
+        "load average at the start (1, 5, 15 min)": _load(),
     }
 
 
-def render(rows: Sequence[Row], info: dict[str, str], *, quick: bool, elapsed: float) -> str:
+def _load() -> str:
+    if not hasattr(os, "getloadavg"):
+        return "unknown"
+    return ", ".join(f"{value:.2f}" for value in os.getloadavg())
+
+
+def render(
+    rows: Sequence[Row], info: dict[str, str], *, quick: bool, when: str, elapsed: float
+) -> str:
     """The Markdown report: how it was run, the machine, and the table."""
-    when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     command = "python -m bench --quick" if quick else "python -m bench"
     lines = [
         "# Benchmark results",
         "",
-        f"`{command}` on {when}, {elapsed:.0f} s in all.",
+        f"`{command}`, started {when}, {elapsed:.0f} s in all.",
         "",
         *(f"- {key}: {value}" for key, value in info.items()),
         "",

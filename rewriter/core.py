@@ -198,10 +198,17 @@ def _parse(source: str) -> cst.Module:
     # LibCST does not print every module back as it read it: it drops a form
     # feed right before a statement, a lone "\r" ending the last indented
     # block, and the space in "except E :". Refuse rather than lose text.
-    if module.code != source:
+    try:
+        printed = module.code
+    except RecursionError:
+        raise RewriteError(
+            "cannot rewrite: the code nests too deeply for LibCST"
+            " (for example a very long chain of concatenated strings)"
+        ) from None
+    if printed != source:
         index = next(
-            (i for i, (a, b) in enumerate(zip(source, module.code, strict=False)) if a != b),
-            min(len(source), len(module.code)),
+            (i for i, (a, b) in enumerate(zip(source, printed, strict=False)) if a != b),
+            min(len(source), len(printed)),
         )
         lines = re.split(r"\r\n|\r|\n", source[:index])  # Python's own line breaks
         line, column = len(lines), len(lines[-1]) + 1

@@ -38,6 +38,10 @@ from rewriter.transforms.sites import BLOCK_FUNCTIONS, BLOCK_MARKERS
 from rewriter.tree import SourceTree
 
 _NEWLINE = re.compile(r"\r\n|\r|\n")
+# Text that LibCST does not print back as it read it (a form feed, a lone
+# "\r", a space before the colon of an `except` clause), so the full rewrite
+# refuses the file (see core._parse); the fast path leaves such files to it.
+_LOSSY = re.compile(r"\f|\r(?!\n)|^[ \t]*except\b[^\n]*[ \t]:", re.MULTILINE)
 _SIMPLE = (
     ast.Expr,
     ast.Assign,
@@ -69,7 +73,7 @@ def unchanged_result(
     None means "not sure": the caller must run the full rewrite, which also
     reports any error in the source or the settings.
     """
-    if sum(source.count(marker) for marker in BLOCK_MARKERS) != 1:
+    if sum(source.count(marker) for marker in BLOCK_MARKERS) != 1 or _LOSSY.search(source):
         return None
     try:
         return _unchanged(source, settings, path, tree)

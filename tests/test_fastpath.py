@@ -151,6 +151,15 @@ VARIATIONS = [
         id="elif after not TYPE_CHECKING",
     ),
     pytest.param(lambda text: text + "def broken(:\n", False, id="syntax error"),
+    # LibCST would not print these back as they are, so the full rewrite
+    # refuses the file; the fast path must not call it unchanged.
+    pytest.param(lambda text: text + "\f\nx = 1\n", False, id="form feed"),
+    pytest.param(lambda text: text + "if x:\n    pass\r", False, id="lone CR"),
+    pytest.param(
+        lambda text: text + "try:\n    pass\nexcept OSError :\n    pass\n",
+        False,
+        id="space before except colon",
+    ),
 ]
 
 
