@@ -65,6 +65,8 @@ class ModuleLocator:
         default); relative imports are resolved from its package.
         """
         importer = importer or self._entry.filename
+        if self._tree is None and not module.startswith("."):
+            return None
         for base in self._candidate_bases(module, importer):
             found = self._find(base)
             if found is not None:

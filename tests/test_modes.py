@@ -316,3 +316,10 @@ def test_a_runtime_import_before_a_prelude_call_ends_the_header() -> None:
     source = "from .chunks import rt\nfrom gevent import monkey\nmonkey.patch_all()\n"
     output = rewrite_source(source, Settings(), path="index.py", tree=tree).output
     assert output.startswith("# rewriter:init")
+
+
+def test_without_a_tree_only_relative_imports_are_runtime() -> None:
+    output = rewrite_source("import os\nfrom .x import y\n", Settings(init="instrument")).output
+    after = output.partition("finally:")[2]
+    assert "\nimport os\n" in after
+    assert '(y,) = _rewriter_from(".x", __package__, "y")' in after
