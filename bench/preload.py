@@ -31,7 +31,7 @@ from rewriter.runner import rewrite_file
 
 SCRIPTS = Path(__file__).resolve().parent / "scripts"
 INSTRUMENTED = "_InstrumentedFlask"
-TARGET = 1.0
+TARGET = 0.6  # the issue: at most 0.6x the time of opentelemetry-instrument
 LABEL = (
     "preload: process start to first request served, `--mode preload` vs `opentelemetry-instrument`"
 )

@@ -24,12 +24,12 @@ from bench.entries import (
     write_runtime_package,
 )
 from bench.measure import (
-    INFO,
     MISS,
     NOT_AVAILABLE,
     PASS,
     BenchError,
     Row,
+    at_most,
     clean_env,
     interleave,
     ms,
@@ -128,8 +128,8 @@ def call_rows(work: Path) -> list[Row]:
             f" ({(data['entry'] - data['runtime']) * 1e9:+.0f} ns per call;"
             f" the entry's attribute is the runtime's object: {data['same_object']})",
             f"{data['entry'] / data['runtime']:.2f}x",
-            "-",
-            INFO,
+            "≤ 1.20x",
+            at_most(data["entry"] / data["runtime"], 1.2),
         )
     )
     return rows

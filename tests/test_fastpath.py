@@ -10,20 +10,24 @@ path must also actually answer for a stable output, or it saves nothing.
 
 from __future__ import annotations
 
+import ast
 import shutil
 from pathlib import Path
 
+import libcst as cst
 import pytest
 from _golden import BUILD_NAME, Case, all_cases
 from _trees import PACKAGE, Program, programs
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from rewriter import fastpath
 from rewriter.config import Settings
 from rewriter.core import rewrite_source
 from rewriter.fastpath import parse_entry, unchanged_result
 from rewriter.files import DiskTree, read_source
 from rewriter.result import Result
+from rewriter.transforms.sites import ImportSiteCollector
 from rewriter.tree import MemoryTree, SourceTree
 
 CASES = [pytest.param(case, id=case.name) for case in all_cases()]
@@ -229,3 +233,55 @@ def test_fast_path_agrees_on_generated_entries(program: Program, mode: str) -> N
     # path declines on purpose; after a dynamic-import rewrite it must answer.
     if second.output == first.output and mode == "dynamic-import":
         assert unchanged_result(first.output, options, path=path, tree=tree) == second
+
+
+# The fast path finds import sites with ``ast``; it must find exactly what
+# LibCST's ImportSiteCollector finds, in the same order.
+SITE_SHAPES = [
+    pytest.param(
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING: import os\nfrom .chunks import app\n",
+        id="one-line TYPE_CHECKING body",  # the collector used to crash on it
+    ),
+    pytest.param(
+        "try:\n    import a\nexcept ImportError:\n    import b\nelse:\n    import c\n"
+        "finally:\n    import d\n",
+        id="try branches",
+    ),
+    pytest.param(
+        "if not TYPE_CHECKING:\n    import a\nelse:\n    import b\nif typing.TYPE_CHECKING:\n"
+        "    import c\nelif x:\n    import d\n",
+        id="TYPE_CHECKING branches",
+    ),
+    pytest.param(
+        "with x:\n    import a\nfor i in y:\n    import b\nelse:\n    import c\n"
+        "while z:\n    import d\n",
+        id="with, for, while",
+    ),
+    pytest.param(
+        "match x:\n    case 1:\n        import a\n    case _:\n        import b\n", id="match"
+    ),
+    pytest.param("def f():\n    import a\nclass K:\n    import b\n", id="functions and classes"),
+    pytest.param("import a; from .b import c; x = 1; import d\n", id="semicolons"),
+    pytest.param("if x: import a; import b\n", id="one-line if"),
+]
+
+
+def collector_sites(source: str) -> list[tuple[object, bool]]:
+    sites = ImportSiteCollector.collect(cst.parse_module(source))
+    return [(site.statement, site.deferred) for site in sites]
+
+
+@pytest.mark.parametrize("source", SITE_SHAPES)
+def test_site_walker_matches_the_collector(source: str) -> None:
+    walked = fastpath._collect_sites(ast.parse(source).body, deferred=False)
+    assert walked is not None
+    assert [(site.statement, site.deferred) for site in walked] == collector_sites(source)
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_site_walker_matches_the_collector_on_rewritten_entries(case: Case, tmp_path: Path) -> None:
+    entry, source = case_build(case, tmp_path)
+    output = rewrite_source(source, case.settings, path=str(entry), tree=DiskTree(entry.parent))
+    walked = fastpath._collect_sites(ast.parse(output.output).body, deferred=False)
+    assert walked is not None
+    assert [(site.statement, site.deferred) for site in walked] == collector_sites(output.output)
