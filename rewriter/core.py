@@ -26,7 +26,7 @@ from rewriter.transforms.hoisting import hoistable_sites, init_block_index
 from rewriter.transforms.init_block import place_init_block
 from rewriter.transforms.lazy import EntryUsage, plan_sites
 from rewriter.transforms.reexports import plan_reexports
-from rewriter.transforms.sites import ImportSiteCollector
+from rewriter.transforms.sites import ImportSiteCollector, is_init_block
 from rewriter.tree import SourceTree
 
 
@@ -74,7 +74,7 @@ def rewrite_source(
     warnings: list[Diagnostic] = []
     if deferring:
         entry = summarise_source(source) or ModuleSummary()
-        if settings.lazy and "__getattr__" in entry.defined:
+        if settings.lazy and _defines_getattr(module):
             raise ConfigError("lazy mode needs the module __getattr__, and the entry defines one")
         reexports = plan_reexports(
             settings.handlers,
@@ -172,6 +172,13 @@ def _no_bindings() -> Any:
     from collections import Counter
 
     return Counter()
+
+
+def _defines_getattr(module: cst.Module) -> bool:
+    # The init block of lazy mode defines the entry's __getattr__ itself.
+    own = cst.Module(body=[s for s in module.body if not is_init_block(s)]).code
+    summary = summarise_source(own)
+    return summary is not None and "__getattr__" in summary.defined
 
 
 def _parse(source: str) -> cst.Module:

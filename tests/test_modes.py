@@ -323,3 +323,14 @@ def test_without_a_tree_only_relative_imports_are_runtime() -> None:
     after = output.partition("finally:")[2]
     assert "\nimport os\n" in after
     assert '(y,) = _rewriter_from(".x", __package__, "y")' in after
+
+
+def test_lazy_mode_is_idempotent() -> None:
+    tree = MemoryTree({"chunks/rt.py": "def handler(): pass\n", "instrument_server.py": ""})
+    settings = Settings(lazy=True)
+    first = rewrite_source("from .chunks.rt import handler\n", settings, path="index.py", tree=tree)
+    for fast_path in (True, False):
+        again = rewrite_source(
+            first.output, settings, path="index.py", tree=tree, _fast_path=fast_path
+        )
+        assert again.output == first.output
