@@ -90,28 +90,3 @@ def unmatched_runtime_patterns(
             message = f"runtime pattern {pattern!r} matches no module the entry imports"
             warnings.append(Diagnostic(message))
     return warnings
-
-
-def missing_init_module(context: Context) -> Diagnostic | None:
-    """A warning when the init module is neither beside the entry nor importable here.
-
-    Only the top-level package is looked up on ``sys.path`` (finding a
-    submodule would mean importing its package). A warning, not an error:
-    the deployment may install the module after the build.
-    """
-    import importlib.util
-
-    init = context.init
-    if init is None or init.kind == "file" or context.locator.resolve(init.target) is not None:
-        return None
-    top = init.target.partition(".")[0]
-    if context.locator.resolve(top) is None:
-        try:
-            if importlib.util.find_spec(top) is not None:
-                return None
-        except (ImportError, ValueError):
-            pass
-    return Diagnostic(
-        f"init module {init.target!r} is not beside the entry and not importable here;"
-        " make sure the server can import it"
-    )

@@ -89,9 +89,7 @@ def rewrite_source(
             reexports.by_site,
             lazy=settings.lazy,
             handlers=settings.handlers,
-            usage=EntryUsage.read(source)
-            if settings.lazy
-            else EntryUsage(frozenset(), _no_bindings()),
+            usage=EntryUsage.read(source) if settings.lazy else None,
             locator=context.locator,
             exports=context.exports,
         )
@@ -166,12 +164,6 @@ def block_template(
         "init_module": stem if stem.isidentifier() else None,
         "init_module_name": "_rewriter_init_" + re.sub(r"\W", "_", init.target),
     }
-
-
-def _no_bindings() -> Any:
-    from collections import Counter
-
-    return Counter()
 
 
 def _defines_getattr(module: cst.Module) -> bool:

@@ -40,8 +40,8 @@ import pytest
 from rewriter import cli
 from rewriter.analysis import EntryLocation, ModuleLocator
 from rewriter.bindings import ImportStatement
-from rewriter.config import InitSpec, Settings
-from rewriter.context import Context, missing_init_module, unmatched_runtime_patterns
+from rewriter.config import Settings
+from rewriter.context import unmatched_runtime_patterns
 from rewriter.runner import rewrite_file
 from rewriter.tree import MemoryTree
 
@@ -261,47 +261,6 @@ def test_rewrite_file_refuses_a_directory(tmp_path: Path) -> None:
     assert report.error is not None
     assert (
         report.error.format("index.py") == "error: index.py:1:1: is a directory, not a Python file"
-    )
-
-
-def _context(files: dict[str, str], init: str, path: str = "index.py") -> Context:
-    return Context.create(Settings(init=init), path, MemoryTree(files))
-
-
-@pytest.mark.parametrize(
-    ("files", "init", "warned"),
-    (
-        pytest.param({"instrument.py": ""}, "instrument", False, id="module beside the entry"),
-        pytest.param(
-            {"obs/__init__.py": "", "obs/setup.py": ""},
-            "obs.setup:init",
-            False,
-            id="submodule beside the entry",
-        ),
-        pytest.param({}, "json", False, id="importable at build time"),
-        pytest.param(
-            {}, "json.decoder:JSONDecoder", False, id="submodule of an importable package"
-        ),
-        pytest.param({"i.py": ""}, "./i.py", False, id="file spec"),
-        pytest.param({}, "no_such_instrumentation_pkg", True, id="nowhere"),
-        pytest.param(
-            {"obs/__init__.py": ""},
-            "obs.missing",
-            True,
-            id="package beside the entry, module missing",
-        ),
-    ),
-)
-def test_missing_init_module(files: dict[str, str], init: str, warned: bool) -> None:
-    warning = missing_init_module(_context({"index.py": "", **files}, init))
-    if not warned:
-        assert warning is None
-        return
-    assert warning is not None
-    module = InitSpec.parse(init).target
-    assert warning.format("index.py", "warning") == (
-        f"warning: index.py:1:1: init module {module!r} is not beside the entry and not "
-        "importable here; make sure the server can import it"
     )
 
 

@@ -57,16 +57,19 @@ def plan_sites(
     *,
     lazy: bool,
     handlers: Sequence[str],
-    usage: EntryUsage,
+    usage: EntryUsage | None,
     locator: ModuleLocator,
     exports: ExportReader,
 ) -> tuple[dict[int, SitePlan], list[Diagnostic]]:
-    """How each of ``sites`` is deferred, and why some could not be lazy."""
+    """How each of ``sites`` is deferred, and why some could not be lazy.
+
+    ``usage`` is the entry's own use of names; lazy mode needs it.
+    """
     plans: dict[int, SitePlan] = {}
     warnings: list[Diagnostic] = []
     for index, site in enumerate(sites):
         site_reexports = tuple(reexports.get(index, ()))
-        if not lazy:
+        if not lazy or usage is None:
             plans[index] = SitePlan(site_reexports)
             continue
         wrappers = _wrappers(site.statement, site_reexports, handlers, locator, exports)
