@@ -20,7 +20,7 @@ from rewriter.config import Settings
 from rewriter.context import Context, unmatched_runtime_patterns
 from rewriter.errors import ConfigError, Diagnostic, RewriteError
 from rewriter.result import Result
-from rewriter.templates import render_statements
+from rewriter.templates import Statement, render_statements
 from rewriter.transforms.deferred import defer_imports
 from rewriter.transforms.hoisting import hoistable_sites, init_block_index
 from rewriter.transforms.init_block import place_init_block
@@ -63,6 +63,7 @@ def rewrite_source(
 
     # Imports that autopep8 would hoist above init are deferred too, eagerly.
     start = init_block_index(module, settings.prelude, is_runtime)
+    original = module
     deferred_ids = {id(site.node) for site in pending} if deferring else set()
     hoistable = [
         site
@@ -104,7 +105,12 @@ def rewrite_source(
         )
     )
 
-    name, variables = block_template(settings, context, [site.statement for site in runtime_sites])
+    name, variables = block_template(
+        settings,
+        context,
+        [site.statement for site in runtime_sites],
+        type_checking_bound=_binds(original.body[:start], "TYPE_CHECKING"),
+    )
     # The deferred-import helpers stay while any deferred import needs them.
     variables["deferred"] = (
         variables["deferred"] or bool(hoistable) or any(site.deferred for site in sites)
@@ -130,9 +136,18 @@ def defers_imports(settings: Settings) -> bool:
 
 
 def block_template(
-    settings: Settings, context: Context, runtime_imports: Sequence[ImportStatement]
+    settings: Settings,
+    context: Context,
+    runtime_imports: Sequence[ImportStatement],
+    *,
+    type_checking_bound: bool,
 ) -> tuple[str, dict[str, Any]]:
-    """The template of the init (or preload) block and its variables."""
+    """The template of the init (or preload) block and its variables.
+
+    ``type_checking_bound``: the statements above the block bind the name
+    ``TYPE_CHECKING``, so the block uses theirs instead of binding it (and
+    deleting it again) while it runs.
+    """
     guard_modules = tuple(
         dict.fromkeys(
             name
@@ -146,6 +161,7 @@ def block_template(
         "guard": settings.guard,
         "guard_modules": (*guard_modules, *settings.instrumented),
         "on_init_error": settings.on_init_error,
+        "type_checking_bound": type_checking_bound,
     }
     if settings.mode == "preload":
         from rewriter.preload import resolve_integrations
@@ -168,9 +184,13 @@ def block_template(
 
 def _defines_getattr(module: cst.Module) -> bool:
     # The init block of lazy mode defines the entry's __getattr__ itself.
-    own = cst.Module(body=[s for s in module.body if not is_init_block(s)]).code
-    summary = summarise_source(own)
-    return summary is not None and "__getattr__" in summary.defined
+    return _binds([s for s in module.body if not is_init_block(s)], "__getattr__")
+
+
+def _binds(statements: Sequence[Statement], name: str) -> bool:
+    """True when running ``statements`` at module level binds ``name``."""
+    summary = summarise_source(cst.Module(body=statements).code)
+    return summary is not None and name in summary.defined
 
 
 def _parse(source: str) -> cst.Module:

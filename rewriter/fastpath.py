@@ -143,7 +143,14 @@ def _unchanged(
             settings.runtime, (site.statement for site in sites), context.locator
         )
     )
-    name, variables = block_template(settings, context, [site.statement for site in runtime])
+    header = [statement for line in lines[:start] for statement in line]
+    above = ast.Module(body=header, type_ignores=[])
+    name, variables = block_template(
+        settings,
+        context,
+        [site.statement for site in runtime],
+        type_checking_bound="TYPE_CHECKING" in summarise_module(above).defined,
+    )
     block = lines[start][0]
     assert isinstance(block, ast.Try)
     if not _same_block(block, text, name, variables):

@@ -194,3 +194,51 @@ def test_failing_init_propagates_with_on_init_error_raise(tmp_path: Path) -> Non
     assert result.stdout == ""
     assert result.stderr.rstrip().endswith("RuntimeError: init exploded")
     assert "instrumentation init failed" not in result.stderr
+
+
+NAMESPACE_PROBE = """\
+import json
+import sys
+
+import build.server.index as entry
+
+print(json.dumps({
+    "typing imported": "typing" in sys.modules,
+    "TYPE_CHECKING": getattr(entry, "TYPE_CHECKING", "unbound"),
+    **entry.handler(),
+}))
+"""
+
+
+def test_rewritten_entry_neither_imports_typing_nor_leaves_type_checking(
+    tmp_path: Path,
+) -> None:
+    # The deferred imports test `_rewriter_typing.TYPE_CHECKING`; at run time
+    # that is a stand-in, and the block's own TYPE_CHECKING is deleted again.
+    project = _project(tmp_path, "package")
+    (project / "probe.py").write_text(NAMESPACE_PROBE, encoding="utf-8")
+    before = {"typing imported": False, "TYPE_CHECKING": "unbound", **NO_INIT}
+    assert _report(_run(project, "probe.py")) == before
+
+    _rewrite(project)
+
+    after = {"typing imported": False, "TYPE_CHECKING": "unbound", **INIT_FIRST}
+    assert _report(_run(project, "probe.py")) == after
+
+
+def test_type_checking_bound_above_the_block_is_the_entrys_own(tmp_path: Path) -> None:
+    project = _project(tmp_path, "package")
+    (project / "probe.py").write_text(NAMESPACE_PROBE, encoding="utf-8")
+    entry = project / ENTRY
+    source = entry.read_text(encoding="utf-8")
+    entry.write_text(source.replace('"""\n', '"""\nfrom typing import TYPE_CHECKING\n', 1))
+    settings = Settings(prelude=("typing",))  # keeps that import above init
+
+    rewritten = _rewrite(project, settings)
+
+    assert rewritten.index("from typing import TYPE_CHECKING") < rewritten.index("rewriter:init")
+    assert rewritten.count("TYPE_CHECKING = False") == 1  # the stand-in's attribute only
+    assert "del TYPE_CHECKING" not in rewritten
+    after = {"typing imported": True, "TYPE_CHECKING": False, **INIT_FIRST}
+    assert _report(_run(project, "probe.py")) == after
+    assert rewrite_file(entry, settings).status == "unchanged"

@@ -111,6 +111,11 @@ def test_lazy_mode_defers_the_runtime_to_first_use_and_keeps_handler_kinds(
             "answer": answer,
             "wrapper_metadata": [wrapper.__name__, wrapper.__doc__,
                                  wrapper.__wrapped__ is runtime.handler],
+            "wrapper_signature": str(inspect.signature(wrapper)),
+            # After the first call the held wrapper is a bare C-level partial
+            # of the runtime's function: no Python frame of its own.
+            "wrapper_calls_runtime_directly": [wrapper.func is runtime.handler,
+                                               wrapper.args, wrapper.keywords],
             "global_is_runtime_object": entry.handler is runtime.handler,
             "async_result": asyncio.run(entry.server("x")),
             "app_is_runtime_object": entry.app is runtime.app,
@@ -124,6 +129,8 @@ def test_lazy_mode_defers_the_runtime_to_first_use_and_keeps_handler_kinds(
         "kinds": [True, False],
         "answer": {"ok": 7},
         "wrapper_metadata": ["handler", "The runtime handler.", True],
+        "wrapper_signature": "(event, context=None)",
+        "wrapper_calls_runtime_directly": [True, [], {}],
         "global_is_runtime_object": True,
         "async_result": "async x",
         "app_is_runtime_object": True,

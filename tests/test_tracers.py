@@ -4,12 +4,15 @@ The rewrite defers each runtime import behind ``importlib``, which no static
 tool follows. The ``if _rewriter_typing.TYPE_CHECKING:`` branch that keeps
 the original statement is what lets stdlib ``modulefinder`` (and the
 bundlers built like it, such as PyInstaller) find the runtime modules, and
-mypy see the handler's real signature.
+mypy and pyright see the handler's real signature. (At run time
+``_rewriter_typing`` is a stand-in; pyright knows the test only because the
+block also binds that name with ``import typing as _rewriter_typing``.)
 """
 
 from __future__ import annotations
 
 import ast
+import json
 import modulefinder
 import re
 import shutil
@@ -158,3 +161,65 @@ def test_mypy_sees_the_real_handler_types(build: Path, tmp_path: Path) -> None:
     # The rewritten entry itself type-checks: every message is about consumer.py.
     assert lines == expected, result.stdout + result.stderr
     assert result.returncode == 1
+
+
+# Pyright's wording for the same annotations as EXPECTED_MYPY, by line.
+EXPECTED_PYRIGHT = {
+    5: 'Type of "handler" is "(event: dict[str, str], context: object = None) -> '
+    'dict[str, object]"',
+    6: 'Type of "server" is "(scope: dict[str, object], receive: object, send: object) -> '
+    'CoroutineType[Any, Any, None]"',
+    7: 'Type of "default" is "() -> str"',
+    8: 'Type of "u.port" is "(value: str) -> int"',
+    9: 'Type of "routes.ROUTES" is "dict[str, str]"',
+    10: 'Type of "PORT" is "int"',
+    11: 'Argument of type "Literal[\'not an event\']" cannot be assigned to parameter "event" '
+    'of type "dict[str, str]" in function "handler"',
+    12: 'Argument of type "Literal[8080]" cannot be assigned to parameter "value" of type '
+    '"str" in function "port"',
+}
+
+
+def pyright_messages(root: Path) -> dict[int, str]:
+    """Pyright's messages on ``consumer.py`` (the first line of each), by line."""
+    (root / "consumer.py").write_text(CONSUMER, encoding="utf-8")
+    config = '{"pythonVersion": "3.11", "typeCheckingMode": "standard"}'
+    (root / "pyrightconfig.json").write_text(config, encoding="utf-8")
+    result = subprocess.run(
+        [
+            Path(sys.executable).parent / "basedpyright",
+            "--outputjson",
+            "--pythonpath",
+            sys.executable,
+            "consumer.py",
+        ],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    report = json.loads(result.stdout)
+    return {
+        found["range"]["start"]["line"] + 1: found["message"].splitlines()[0]
+        for found in report["generalDiagnostics"]
+    }
+
+
+def test_pyright_sees_the_real_handler_types(build: Path, tmp_path: Path) -> None:
+    root = tmp_path / "build"
+    shutil.copytree(build, root)
+    assert pyright_messages(root) == EXPECTED_PYRIGHT
+
+
+def test_pyright_relies_on_the_typing_import_in_the_block(build: Path, tmp_path: Path) -> None:
+    # The control: without `import typing as _rewriter_typing` pyright reads
+    # the TYPE_CHECKING tests as ordinary conditions and the types are lost.
+    root = tmp_path / "build"
+    shutil.copytree(build, root)
+    entry = root / ENTRY
+    source = entry.read_text(encoding="utf-8")
+    assert source.count("import typing as _rewriter_typing") == 1
+    entry.write_text(source.replace("import typing as", "import os as"), encoding="utf-8")
+    messages = pyright_messages(root)
+    assert messages[5] != EXPECTED_PYRIGHT[5]
+    assert "Unknown" in messages[5]
