@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import ast
+import gc
 import io
 import stat
 import subprocess
@@ -530,3 +531,19 @@ def test_rewrite_file_reports_a_missing_file(project: Path) -> None:
     assert report.status == "failed"
     assert report.error is not None
     assert report.error.message.startswith("cannot read file")
+
+
+def test_main_restores_the_cyclic_garbage_collector(tmp_path: Path) -> None:
+    # The CLI turns the collector off while it runs; a build plugin that
+    # calls main() in its own process must get it back.
+    assert gc.isenabled()
+    broken = tmp_path / "index.py"
+    broken.write_text("def (:\n", encoding="utf-8")
+    assert cli.main(["-q", str(broken)]) == 123
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        assert cli.main(["--version"]) == 0
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
