@@ -30,8 +30,6 @@ EXPECTED_ROWS = [
     "machine check, in the same rounds",
     "runtime, import of the rewritten entry vs hand-written (init, then imports): small Flask",
     "runtime, import of the rewritten entry vs hand-written (init, then imports): bare runtime (no",
-    "runtime, import of the rewritten entry vs hand-written (init, then imports): bare runtime (no"
-    " `typing`), `typing` imported beforehand",
     "runtime, per call, eager",
     "runtime, per call, lazy",
     "runtime, late-import guard",
