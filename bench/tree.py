@@ -136,8 +136,11 @@ def first_run(work: Path, config: Config) -> list[Row]:
 
 def spin(workers: int, tasks: int) -> None:
     """The same pure-Python work as ``tasks`` small jobs, in a pool of ``workers`` processes."""
+    # Chunks as small as the runner's, so that one process is not left
+    # finishing a long last chunk alone (which would understate the machine).
+    chunksize = max(1, min(4, tasks // (workers * 4)))
     with ProcessPoolExecutor(max_workers=workers) as pool:
-        list(pool.map(_count, [200_000] * tasks, chunksize=max(1, tasks // (workers * 4))))
+        list(pool.map(_count, [200_000] * tasks, chunksize=chunksize))
 
 
 def _count(limit: int) -> int:

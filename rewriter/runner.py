@@ -6,7 +6,7 @@ rewritten becomes a failed ``FileReport`` and stays untouched on disk.
 
 from __future__ import annotations
 
-import itertools
+import gc
 import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -93,38 +93,21 @@ def run_entries(
     """Rewrite ``entries`` like ``rewrite_file``; yield the reports in the order of ``entries``.
 
     ``jobs`` (default: ``settings.jobs``, else the number of usable CPUs)
-    is the number of worker processes. Entries go to the workers in chunks,
-    and each report is yielded as soon as it and all before it are done, so
-    the output does not depend on which worker finishes first. With one job
-    or one entry, or where no process pool can be started, everything runs in
-    this process.
+    is the number of worker processes. Entries go to the workers in small
+    chunks, and each report is yielded as soon as it and all before it are
+    done, so the output does not depend on which worker finishes first. With
+    one job or one entry, or where no process pool can be started, everything
+    runs in this process.
     """
     workers = min(jobs or settings.jobs or _usable_cpus(), len(entries))
     done = 0
     if workers > 1:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
         from concurrent.futures.process import BrokenProcessPool
 
-        method = multiprocessing.get_start_method(allow_none=True)
-        if (method or multiprocessing.get_all_start_methods()[0]) == "fork":
-            # Forked workers share what is imported here; otherwise each
-            # one would import LibCST again.
-            import rewriter.core
-            import rewriter.verify  # noqa: F401
-        chunksize = max(1, len(entries) // (workers * 4))
         try:
-            with ProcessPoolExecutor(max_workers=workers) as pool:
-                reports = pool.map(
-                    _rewrite_entry,
-                    entries,
-                    itertools.repeat(settings),
-                    itertools.repeat(write),
-                    chunksize=chunksize,
-                )
-                for report in reports:
-                    done += 1
-                    yield report
+            for report in _run_in_pool(entries, settings, write, workers):
+                done += 1
+                yield report
         except (OSError, NotImplementedError, BrokenProcessPool):
             # No pool on this platform (AWS Lambda has no shared memory for
             # its locks), or a worker died: finish here, one by one.
@@ -133,7 +116,50 @@ def run_entries(
         yield rewrite_file(entry, settings, write=write)
 
 
-def _rewrite_entry(entry: Path, settings: Settings, write: bool) -> FileReport:
+def _run_in_pool(
+    entries: Sequence[Path], settings: Settings, write: bool, workers: int
+) -> Iterator[FileReport]:
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    method = multiprocessing.get_start_method(allow_none=True)
+    if (method or multiprocessing.get_all_start_methods()[0]) == "fork":
+        # Forked workers share what is imported here; otherwise each
+        # one would import LibCST again.
+        import rewriter.core
+        import rewriter.verify  # noqa: F401
+    with ProcessPoolExecutor(
+        max_workers=workers, initializer=_start_worker, initargs=(settings, write)
+    ) as pool:
+        yield from pool.map(_rewrite_entry, entries, chunksize=_chunksize(len(entries), workers))
+
+
+def _chunksize(entries: int, workers: int) -> int:
+    # Big enough that sending a chunk costs little next to rewriting it,
+    # small enough that when the entries run out, the last chunk keeps one
+    # worker busy only briefly while the others wait.
+    return max(1, min(_MAX_CHUNK, entries // (workers * 4)))
+
+
+_MAX_CHUNK = 4
+
+# What every task of a worker process shares, set once when it starts.
+_worker_job: tuple[Settings, bool] | None = None
+
+
+def _start_worker(settings: Settings, write: bool) -> None:
+    global _worker_job
+    _worker_job = (settings, write)
+    # The modules imported before the fork never become garbage: leave them
+    # out of the collector's full passes, which would otherwise walk (and,
+    # by writing to their headers, copy) every one of them again.
+    gc.freeze()
+
+
+def _rewrite_entry(entry: Path) -> FileReport:
+    if _worker_job is None:
+        raise RuntimeError("not a worker process started by run_entries")
+    settings, write = _worker_job
     return rewrite_file(entry, settings, write=write)
 
 

@@ -9,16 +9,20 @@ order of the entries whatever order the workers finish in.
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
+import os
 import shutil
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import pytest
 
-from rewriter import cli
+from rewriter import cli, runner
 from rewriter.config import Settings
 from rewriter.core import rewrite_source
 from rewriter.files import expand_paths
+from rewriter.report import FileReport
 from rewriter.runner import rewrite_build, run_entries
 from rewriter.tree import MemoryTree
 
@@ -149,3 +153,71 @@ def test_one_entry_runs_in_this_process(tmp_path: Path) -> None:
     reports = run_entries(entries, Settings(init=INIT), jobs=4)
     assert next(reports).status == "changed"
     assert multiprocessing.active_children() == []
+
+
+def serial_reports(build: Path, settings: Settings) -> list[FileReport]:
+    return list(run_entries(expand_paths([build], settings), settings, write=False, jobs=1))
+
+
+def test_without_a_pool_everything_runs_in_this_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    build = make_tree(tmp_path)
+    settings = Settings(init=INIT)
+
+    def no_pool(*args: object, **kwargs: object) -> None:
+        raise OSError("no shared memory for the pool's locks")
+
+    monkeypatch.setattr("concurrent.futures.ProcessPoolExecutor", no_pool)
+    reports = list(run_entries(expand_paths([build], settings), settings, write=False, jobs=2))
+    assert reports == serial_reports(build, settings)
+    assert multiprocessing.active_children() == []
+
+
+@pytest.mark.skipif(
+    multiprocessing.get_start_method() != "fork", reason="the dying worker is patched in by fork"
+)
+def test_when_a_worker_dies_the_rest_runs_here_once_each_in_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    build = make_tree(tmp_path)
+    settings = Settings(init=INIT)
+    expected = serial_reports(build, settings)
+    parent = os.getpid()
+    real = runner.rewrite_file
+
+    def dies_in_a_worker(path: Path, settings: Settings, *, write: bool = True) -> FileReport:
+        if os.getpid() != parent and path.parent.name == "app06":
+            os._exit(1)
+        return real(path, settings, write=write)
+
+    monkeypatch.setattr(runner, "rewrite_file", dies_in_a_worker)
+    reports = list(run_entries(expand_paths([build], settings), settings, write=False, jobs=2))
+    assert reports == expected
+
+
+@pytest.mark.parametrize(
+    ("entries", "workers", "chunksize"),
+    [
+        pytest.param(10, 2, 1, id="few entries: one at a time"),
+        pytest.param(40, 2, 4, id="enough for chunks"),
+        pytest.param(500, 2, 4, id="many entries: still small chunks"),
+    ],
+)
+def test_chunks_stay_small_so_no_worker_is_left_with_a_long_tail(
+    entries: int, workers: int, chunksize: int
+) -> None:
+    assert runner._chunksize(entries, workers) == chunksize
+
+
+@pytest.mark.skipif(
+    multiprocessing.get_start_method() != "fork", reason="only forked workers inherit modules"
+)
+def test_workers_leave_inherited_objects_out_of_garbage_collection() -> None:
+    settings = Settings(init=INIT)
+    with ProcessPoolExecutor(
+        1, initializer=runner._start_worker, initargs=(settings, False)
+    ) as pool:
+        frozen = pool.submit(gc.get_freeze_count).result()
+    assert frozen > 1000
+    assert gc.get_freeze_count() == 0
