@@ -10,9 +10,9 @@ class Config:
     """Sizes and numbers of rounds (each round runs every side once)."""
 
     single_lines: int = 200
-    single_rounds: int = 15
+    single_rounds: int = 21
     big_sizes: tuple[int, ...] = (5_000, 50_000)
-    big_rounds: tuple[int, ...] = (5, 3)
+    big_rounds: tuple[int, ...] = (11, 3)
     tree_entries: int = 500
     tree_lines: int = 100
     second_run_rounds: int = 5
