@@ -213,9 +213,18 @@ STABLE_UNDER = [
 ]
 
 
+MODES = [
+    pytest.param(SETTINGS, id="dynamic-import"),
+    pytest.param(Settings(mode="top-level-import"), id="top-level-import"),
+    pytest.param(Settings(mode="preload"), id="preload"),
+    pytest.param(Settings(lazy=True), id="lazy"),
+]
+
+
+@pytest.mark.parametrize("settings", MODES)
 @pytest.mark.parametrize("formatter", STABLE_UNDER)
 def test_rewriter_output_is_stable_under_formatter(
-    formatter: tuple[str, ...], tmp_path: Path
+    formatter: tuple[str, ...], settings: Settings, tmp_path: Path
 ) -> None:
     # An entry the formatter already accepts stays accepted after the rewrite:
     # the injected code is laid out the way the formatter would lay it out.
@@ -224,6 +233,6 @@ def test_rewriter_output_is_stable_under_formatter(
     paths = [root / entry for entry in ENTRIES]
     assert run_tool(formatter, *paths, cwd=root).returncode == 0
     for path in paths:
-        assert rewrite_file(path, SETTINGS).status == "changed"
+        assert rewrite_file(path, settings).status == "changed"
     check = run_tool((*formatter, "--check", "--diff"), *paths, cwd=root)
     assert check.returncode == 0, check.stdout + check.stderr
