@@ -6,13 +6,11 @@ entry with the real CLI, and runs it in a fresh interpreter.
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
 import pytest
+from _python import last_json, run_python
 
 from rewriter.cli import main
 from rewriter.config import Settings
@@ -52,25 +50,6 @@ def _write(root: Path, files: dict[str, str]) -> None:
         target.write_text(textwrap.dedent(text), encoding="utf-8")
 
 
-def _python(root: Path, code: str, **env: str) -> subprocess.CompletedProcess[str]:
-    import os
-
-    return subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code)],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        env={**os.environ, "PYTHONPATH": str(root), **env},
-        timeout=120,
-        check=False,
-    )
-
-
-def _last_json(result: subprocess.CompletedProcess[str]) -> dict[str, object]:
-    assert result.returncode == 0, result.stderr
-    return dict(json.loads(result.stdout.strip().splitlines()[-1]))
-
-
 @pytest.fixture
 def lazy_app(tmp_path: Path) -> Path:
     _write(
@@ -93,7 +72,7 @@ def lazy_app(tmp_path: Path) -> Path:
 def test_lazy_mode_defers_the_runtime_to_first_use_and_keeps_handler_kinds(
     lazy_app: Path,
 ) -> None:
-    result = _python(
+    result = run_python(
         lazy_app,
         """
         import asyncio, inspect, json, sys
@@ -123,7 +102,7 @@ def test_lazy_mode_defers_the_runtime_to_first_use_and_keeps_handler_kinds(
         }))
         """,
     )
-    assert _last_json(result) == {
+    assert last_json(result) == {
         "loaded_at_import": False,
         "init_saw_runtime": False,
         "kinds": [True, False],
@@ -139,7 +118,7 @@ def test_lazy_mode_defers_the_runtime_to_first_use_and_keeps_handler_kinds(
 
 
 def test_lazy_first_use_imports_once_when_32_threads_race(lazy_app: Path) -> None:
-    result = _python(
+    result = run_python(
         lazy_app,
         """
         import json, sys, threading
@@ -160,7 +139,7 @@ def test_lazy_first_use_imports_once_when_32_threads_race(lazy_app: Path) -> Non
         print(json.dumps({"imports": sys.modules["import_counter"].n, "answers": results}))
         """,
     )
-    assert _last_json(result) == {"imports": 1, "answers": [{"ok": 1}] * 32}
+    assert last_json(result) == {"imports": 1, "answers": [{"ok": 1}] * 32}
 
 
 def test_lazy_keeps_an_import_eager_when_the_entry_uses_its_names() -> None:
@@ -238,25 +217,25 @@ def test_preload_instruments_early_and_emits_only_after_the_app_initialises(
     text = (preload_app / "web/index.py").read_text()
     assert "from opentelemetry.instrumentation.flask import FlaskInstrumentor" in text
     assert "entry_points" not in text  # resolved at build time, not at cold start
-    assert _last_json(_python(preload_app, PRELOAD_RUN)) == {"before_init": 0, "after_init": 1}
+    assert last_json(run_python(preload_app, PRELOAD_RUN)) == {"before_init": 0, "after_init": 1}
 
 
 def test_preload_integrations_can_be_narrowed_at_run_time(preload_app: Path) -> None:
-    result = _python(preload_app, PRELOAD_RUN, REWRITER_PRELOAD_INTEGRATIONS="requests,Bogus")
-    assert _last_json(result) == {"before_init": 0, "after_init": 0}
+    result = run_python(preload_app, PRELOAD_RUN, REWRITER_PRELOAD_INTEGRATIONS="requests,Bogus")
+    assert last_json(result) == {"before_init": 0, "after_init": 0}
     assert "names unknown integrations: bogus, requests; available: flask" in result.stderr
 
 
 @pytest.mark.parametrize("value", ["1", "TRUE", "t", "yes", "Y", "on"])
 def test_preload_debug_logs_each_integration_with_its_time(preload_app: Path, value: str) -> None:
-    result = _python(preload_app, PRELOAD_RUN, REWRITER_DEBUG=value)
-    assert _last_json(result) == {"before_init": 0, "after_init": 1}
+    result = run_python(preload_app, PRELOAD_RUN, REWRITER_DEBUG=value)
+    assert last_json(result) == {"before_init": 0, "after_init": 1}
     assert "rewriter: preloaded flask in " in result.stderr
 
 
 @pytest.mark.parametrize("value", ["0", "false", "f", "no", "n", "off", ""])
 def test_preload_debug_is_quiet_when_false(preload_app: Path, value: str) -> None:
-    result = _python(preload_app, PRELOAD_RUN, REWRITER_DEBUG=value)
+    result = run_python(preload_app, PRELOAD_RUN, REWRITER_DEBUG=value)
     assert "rewriter:" not in result.stderr
 
 
@@ -282,7 +261,7 @@ def test_a_failing_deferred_import_keeps_its_traceback_and_names_entry_and_modul
         },
     )
     assert main(["-q", str(tmp_path / "app/index.py")]) == 0
-    result = _python(tmp_path, "import app.index")
+    result = run_python(tmp_path, "import app.index")
     assert result.returncode == 1
     assert "LookupError: runtime is broken" in result.stderr
     assert 'app/chunks/broken.py", line 4' in result.stderr  # the original frame is kept

@@ -9,15 +9,13 @@ interpreter.
 
 from __future__ import annotations
 
-import json
-import os
 import subprocess
-import sys
 import textwrap
 from importlib import machinery
 from pathlib import Path
 
 import pytest
+from _python import last_json, run_python
 
 from rewriter.cli import main
 from rewriter.errors import ConfigError
@@ -112,9 +110,7 @@ def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return site
 
 
-def _app(
-    root: Path, runtime: str, *options: str, policy: str = "warn", group: str = GROUP
-) -> None:
+def _app(root: Path, runtime: str, *options: str, policy: str = "warn", group: str = GROUP) -> None:
     """A package ``web`` whose entry imports ``runtime``, rewritten in preload mode."""
     files = {
         "pyproject.toml": (
@@ -133,21 +129,8 @@ def _app(
 
 
 def _run(root: Path, code: str, **env: str) -> subprocess.CompletedProcess[str]:
-    path = os.pathsep.join([str(root), str(root / "site")])
-    return subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code)],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        env={**os.environ, "PYTHONPATH": path, **env},
-        timeout=120,
-        check=False,
-    )
-
-
-def _result(result: subprocess.CompletedProcess[str]) -> object:
-    assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    """``code`` run with the fake site directory on the path too."""
+    return run_python(root, code, path=(root / "site",), **env)
 
 
 # Build time.
@@ -276,7 +259,7 @@ def test_only_the_libraries_the_app_imports_are_imported_and_instrumented(
             entry.handler.test_client().get("/").text,
         ]))
         """
-    assert _result(_run(flask_app, code)) == [
+    assert last_json(_run(flask_app, code)) == [
         "_InstrumentedFlask",
         [],
         "_InstrumentedFastAPI",
@@ -292,7 +275,7 @@ def test_a_library_imported_before_the_entry_is_instrumented_at_once(flask_app: 
         print(json.dumps([flask.Flask.__name__, type(entry.handler).__name__]))
         """
     result = _run(flask_app, code, REWRITER_DEBUG="1")
-    assert _result(result) == ["_InstrumentedFlask", "_InstrumentedFlask"]
+    assert last_json(result) == ["_InstrumentedFlask", "_InstrumentedFlask"]
     assert "rewriter: preloaded flask in " in result.stderr
 
 
@@ -308,7 +291,7 @@ def test_a_watched_library_keeps_its_own_loader_and_resources(flask_app: Path) -
             importlib.resources.files("flask").joinpath("py.typed").is_file(),
         ]))
         """
-    assert _result(_run(flask_app, code)) == [True, "SourceFileLoader", True, True]
+    assert last_json(_run(flask_app, code)) == [True, "SourceFileLoader", True, True]
 
 
 def test_a_narrowed_integration_is_not_started_by_its_import(flask_app: Path) -> None:
@@ -319,7 +302,7 @@ def test_a_narrowed_integration_is_not_started_by_its_import(flask_app: Path) ->
         print(json.dumps([type(entry.handler).__name__, fastapi.FastAPI.__name__]))
         """
     result = _run(flask_app, code, REWRITER_PRELOAD_INTEGRATIONS="fastapi")
-    assert _result(result) == ["Flask", "_InstrumentedFastAPI"]
+    assert last_json(result) == ["Flask", "_InstrumentedFastAPI"]
 
 
 # Run time: the fake site, for calls and failures.
@@ -343,7 +326,7 @@ def test_an_instrumentor_starts_once_when_its_library_is_first_imported(
         importlib.reload(rwfake_lib)  # a reload is not a first import
         print(json.dumps([entry.handler[0], json.loads(os.environ["RWFAKE_CALLS"])]))
         """
-    assert _result(_run(tmp_path, code)) == [
+    assert last_json(_run(tmp_path, code)) == [
         "instrumented instrumented instrumented thing",
         # "plain" names no library: it starts at once, with the run-time check,
         # and its import of rwfake_lib starts the two that wait for it.
@@ -364,9 +347,7 @@ def test_a_failing_instrumentor_in_an_import_hook_follows_the_failure_policy(
     if policy == "warn":
         assert result.returncode == 0, result.stderr
         assert result.stdout == "['thing', []]\n"
-        assert "preload of ok failed; rwfake_lib is not instrumented" in (
-            result.stderr
-        )
+        assert "preload of ok failed; rwfake_lib is not instrumented" in (result.stderr)
     else:
         assert result.returncode == 1
         assert "LookupError: instrumentor is broken" in result.stderr
