@@ -33,6 +33,7 @@ from bench.measure import (
     timed_call,
     timed_process,
 )
+from rewriter.runner import chunk_size
 
 SCRIPTS = Path(__file__).resolve().parent / "scripts"
 SECOND_RUN_TARGET = 5.0
@@ -136,9 +137,9 @@ def first_run(work: Path, config: Config) -> list[Row]:
 
 def spin(workers: int, tasks: int) -> None:
     """The same pure-Python work as ``tasks`` small jobs, in a pool of ``workers`` processes."""
-    # Chunks as small as the runner's, so that one process is not left
-    # finishing a long last chunk alone (which would understate the machine).
-    chunksize = max(1, min(4, tasks // (workers * 4)))
+    # The runner's chunks, so that one process is not left finishing a long
+    # last chunk alone (which would understate the machine).
+    chunksize = chunk_size(tasks, workers)
     with ProcessPoolExecutor(max_workers=workers) as pool:
         list(pool.map(_count, [200_000] * tasks, chunksize=chunksize))
 

@@ -131,10 +131,11 @@ def _run_in_pool(
     with ProcessPoolExecutor(
         max_workers=workers, initializer=_start_worker, initargs=(settings, write)
     ) as pool:
-        yield from pool.map(_rewrite_entry, entries, chunksize=_chunksize(len(entries), workers))
+        yield from pool.map(_rewrite_entry, entries, chunksize=chunk_size(len(entries), workers))
 
 
-def _chunksize(entries: int, workers: int) -> int:
+def chunk_size(entries: int, workers: int) -> int:
+    """How many entries a worker of ``run_entries`` takes at a time."""
     # Big enough that sending a chunk costs little next to rewriting it,
     # small enough that when the entries run out, the last chunk keeps one
     # worker busy only briefly while the others wait.

@@ -207,7 +207,7 @@ def test_when_a_worker_dies_the_rest_runs_here_once_each_in_order(
 def test_chunks_stay_small_so_no_worker_is_left_with_a_long_tail(
     entries: int, workers: int, chunksize: int
 ) -> None:
-    assert runner._chunksize(entries, workers) == chunksize
+    assert runner.chunk_size(entries, workers) == chunksize
 
 
 @pytest.mark.skipif(
