@@ -17,17 +17,14 @@ A file that CPython itself cannot compile must be refused with a
 refused too, but only for the reasons in ``SAFE_REFUSALS`` (LibCST
 limitations), never with an output that breaks an invariant.
 
-A deterministic sample runs by default; the whole corpus is opt-in:
-``pytest -m corpus -n 2 tests/test_fuzz_real_code.py``. Failures found on
-real files are kept, reduced, in ``fixtures/regressions/`` (see
-``test_regression``).
+The whole corpus runs with the suite (some 6,300 files of the test extra's
+venv, about 6 minutes on two cores). Failures found on real files are kept,
+reduced, in ``fixtures/regressions/`` (see ``test_regression``).
 """
 
 from __future__ import annotations
 
 import ast
-import random
-import sys
 import sysconfig
 import tomllib
 from collections.abc import Iterator
@@ -54,11 +51,6 @@ SAFE_REFUSALS = (
     "cannot rewrite: the code nests too deeply for LibCST",
 )
 
-SAMPLE_SEED = 20240611
-SAMPLE_PER_ROOT = 160
-# Bytes, as a cheap stand-in for "under ~600 lines", so that the sample stays fast.
-SAMPLE_MAX_SIZE = 24_000
-
 
 def corpus(root: Path) -> Iterator[Path]:
     """Every ``.py`` file under ``root``, sorted; the stdlib without its site-packages."""
@@ -80,15 +72,6 @@ def full_corpus() -> list[object]:
         for root, label in ((STDLIB, "stdlib"), (SITE_PACKAGES, "site-packages"))
         for path in corpus(root)
     ]
-
-
-def sample() -> list[object]:
-    params = []
-    for root, label in ((STDLIB, "stdlib"), (SITE_PACKAGES, "site-packages")):
-        small = [path for path in corpus(root) if path.stat().st_size <= SAMPLE_MAX_SIZE]
-        chosen = random.Random(SAMPLE_SEED).sample(small, min(SAMPLE_PER_ROOT, len(small)))
-        params.extend(_param(root, label, path) for path in sorted(chosen))
-    return params
 
 
 def is_mirror(node: ast.stmt) -> bool:
@@ -206,14 +189,14 @@ def check_file(path: Path) -> None:
     check_rewrite(text, path)
 
 
-@pytest.mark.parametrize("path", sample())
-def test_sample(path: Path) -> None:
+@pytest.mark.parametrize("path", full_corpus())
+def test_corpus(path: Path) -> None:
     check_file(path)
 
 
-def test_sample_is_large_and_defers_imports() -> None:
-    paths: list[Path] = [param.values[0] for param in sample()]  # type: ignore[attr-defined]
-    assert len(paths) >= 300
+def test_corpus_is_large_and_exercises_deferral() -> None:
+    paths: list[Path] = [param.values[0] for param in full_corpus()]  # type: ignore[attr-defined]
+    assert len(paths) >= 2000
     deferring = 0
     for path in paths[:: len(paths) // 40]:
         text = path.read_text(encoding="utf-8", errors="replace")
@@ -222,14 +205,8 @@ def test_sample_is_large_and_defers_imports() -> None:
         except RewriteError:
             continue
         deferring += bool(result.runtime_modules)
-    # The sample must exercise the deferral, not only the init block.
+    # The corpus must exercise the deferral, not only the init block.
     assert deferring >= 10
-
-
-@pytest.mark.corpus
-@pytest.mark.parametrize("path", full_corpus())
-def test_corpus(path: Path) -> None:
-    check_file(path)
 
 
 def regression_cases() -> list[object]:
@@ -258,7 +235,3 @@ def test_regression(case: Path) -> None:
         assert diagnostic.message.startswith(meta["error"]), diagnostic
         assert diagnostic.line == meta["line"]
     assert check_rewrite(text, entry) == meta["deferred"]
-
-
-if __name__ == "__main__":  # pragma: no cover - a quick count of the corpus
-    print(len(full_corpus()), len(sample()), file=sys.stderr)

@@ -13,12 +13,12 @@ import os
 import shutil
 import subprocess
 import sys
-import tomllib
 import zipfile
 from pathlib import Path
 
 import pytest
 
+import rewriter
 from rewriter.config import Settings
 from rewriter.runner import rewrite_file
 
@@ -77,13 +77,11 @@ def _build_project(directory: Path) -> Path:
 
 @pytest.mark.slow
 def test_installed_wheel_rewrites_an_entry(tmp_path: Path) -> None:
-    version = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"][
-        "version"
-    ]
+    version = rewriter.__version__
     sources = _copy_sources(tmp_path / "sources")
     dist = tmp_path / "dist"
     _check(sys.executable, "-m", "build", "--wheel", "--outdir", dist, sources, cwd=tmp_path)
-    (wheel,) = dist.glob("rewriter-*.whl")
+    (wheel,) = dist.glob(f"rewriter-{version}-*.whl")  # the version pyproject.toml reads
     with zipfile.ZipFile(wheel) as archive:
         names = set(archive.namelist())
     assert {
