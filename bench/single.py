@@ -46,12 +46,23 @@ def run(work: Path, config: Config) -> list[Row]:
         return elapsed
 
     floor = timed_process([python(), "-c", "import libcst"], env=env)
+    # Every module a one-entry run imports, jinja2 included, and nothing run:
+    # the part of the single-entry ratio that is import time alone.
+    imports = timed_process(
+        [python(), "-c", "import libcst, rewriter.cli, rewriter.core, rewriter.verify"], env=env
+    )
     version = timed_process([python(), "-m", "rewriter", "--version"], env=env)
     bare = timed_process([python(), "-c", "pass"], env=env)
     if config.warm_up:
         rewrite(), floor()
     times = interleave(
-        [("rewrite", rewrite), ("floor", floor), ("version", version), ("bare", bare)],
+        [
+            ("rewrite", rewrite),
+            ("floor", floor),
+            ("imports", imports),
+            ("version", version),
+            ("bare", bare),
+        ],
         config.single_rounds,
     )
     lines = len(pristine.read_text().splitlines())
@@ -64,6 +75,14 @@ def run(work: Path, config: Config) -> list[Row]:
             ratio(value),
             f"≤ {TARGET:.2f}x",
             at_most(value, TARGET),
+        ),
+        Row(
+            "single entry, imports alone: rewriter's modules (jinja2 included)"
+            " vs `python -c 'import libcst'`",
+            f"{ms(times['imports'])} vs {ms(times['floor'])}",
+            ratio(times["imports"] / times["floor"]),
+            "-",
+            INFO,
         ),
         Row(
             "start-up: `python -m rewriter --version` vs `python -c pass`",

@@ -7,11 +7,9 @@ arguments are parsed, so ``--help`` and ``--version`` stay fast.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import difflib
-import gc
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import IO
 
@@ -39,27 +37,6 @@ _SETTING_OPTIONS = (
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line with ``argv`` (default: ``sys.argv[1:]``); return the exit code."""
-    with _without_cyclic_gc():
-        return _run(argv)
-
-
-@contextlib.contextmanager
-def _without_cyclic_gc() -> Iterator[None]:
-    # What a run throws away is freed by reference counting (LibCST trees
-    # have no parent links), so the cyclic collector only costs time: it
-    # kept walking LibCST's thousands of classes and nodes, about 15% of a
-    # 150-entry run in one process (forked -j workers inherit this too).
-    # Peak memory of that run stayed the same (39 MB).
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
-def _run(argv: Sequence[str] | None) -> int:
     parser = _parser()
     try:
         args = parser.parse_args(argv)

@@ -19,6 +19,7 @@ from rewriter.bindings import ImportStatement
 from rewriter.config import Settings
 from rewriter.context import Context, unmatched_runtime_patterns
 from rewriter.errors import ConfigError, Diagnostic, RewriteError
+from rewriter.gcpause import cyclic_gc_paused
 from rewriter.result import Result
 from rewriter.templates import Statement, render_statements
 from rewriter.transforms.deferred import defer_imports
@@ -43,9 +44,22 @@ def rewrite_source(
     ``path`` is the entry's path (used to find its enclosing packages) and
     ``tree`` the files beside it, rooted at the entry's directory. Without a
     tree, relative imports are taken to be runtime modules and absolute ones
-    are not. Running it on its own output changes nothing.
+    are not. Running it on its own output changes nothing. The cyclic
+    garbage collector is paused while it runs (see ``cyclic_gc_paused``).
     """
-    if _fast_path:  # tests turn it off to compare both paths
+    with cyclic_gc_paused():
+        return _rewrite(source, settings, path=path, tree=tree, fast_path=_fast_path)
+
+
+def _rewrite(
+    source: str,
+    settings: Settings,
+    *,
+    path: str | None,
+    tree: SourceTree | None,
+    fast_path: bool,
+) -> Result:
+    if fast_path:  # tests turn it off to compare both paths
         from rewriter.fastpath import unchanged_result
 
         known = unchanged_result(source, settings, path=path, tree=tree)

@@ -21,6 +21,7 @@ STATUSES = {"PASS", "MISS", "INFO", "N/A"}
 # Every row the full benchmark prints, by the start of its first cell.
 EXPECTED_ROWS = [
     "single entry: `python -m rewriter`",
+    "single entry, imports alone",
     "start-up: `python -m rewriter --version`",
     "big entry, 1",
     "big entry, 6",

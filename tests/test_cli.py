@@ -17,6 +17,7 @@ from rewriter.errors import RewriteError
 from rewriter.report import BuildReport, FileReport, Status
 from rewriter.result import Result
 from rewriter.runner import rewrite_build, rewrite_file
+from rewriter.tree import MemoryTree
 
 ENTRY = '''\
 """Server entry (generated)."""
@@ -533,17 +534,40 @@ def test_rewrite_file_reports_a_missing_file(project: Path) -> None:
     assert report.error.message.startswith("cannot read file")
 
 
-def test_main_restores_the_cyclic_garbage_collector(tmp_path: Path) -> None:
-    # The CLI turns the collector off while it runs; a build plugin that
-    # calls main() in its own process must get it back.
+class _GcWatchingTree(MemoryTree):
+    """A source tree that notes whether the cyclic collector is on when the core reads it."""
+
+    def __init__(self, files: dict[str, str]) -> None:
+        super().__init__(files)
+        self.collector_on: list[bool] = []
+
+    def is_file(self, relpath: str) -> bool:
+        self.collector_on.append(gc.isenabled())
+        return super().is_file(relpath)
+
+
+def test_rewrite_source_pauses_the_cyclic_garbage_collector() -> None:
+    tree = _GcWatchingTree({"chunks/app.py": APP})
     assert gc.isenabled()
-    broken = tmp_path / "index.py"
-    broken.write_text("def (:\n", encoding="utf-8")
-    assert cli.main(["-q", str(broken)]) == 123
+    result = rewriter.core.rewrite_source(
+        ENTRY, Settings(init="instrument"), path="index.py", tree=tree
+    )
+    assert result.runtime_modules  # the tree was read to find the runtime
+    assert tree.collector_on and not any(tree.collector_on)
+    # Back on afterwards: a build plugin calling the API keeps its collector.
     assert gc.isenabled()
+
+
+def test_rewrite_source_turns_the_collector_back_on_after_refusing() -> None:
+    with pytest.raises(RewriteError):
+        rewriter.core.rewrite_source(BROKEN, Settings(init="instrument"))
+    assert gc.isenabled()
+
+
+def test_rewrite_source_leaves_a_paused_collector_paused() -> None:
     gc.disable()
     try:
-        assert cli.main(["--version"]) == 0
+        rewriter.core.rewrite_source(ENTRY, Settings(init="instrument"))
         assert not gc.isenabled()
     finally:
         gc.enable()
