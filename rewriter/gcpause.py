@@ -14,7 +14,7 @@ def cyclic_gc_paused() -> Iterator[None]:
     What a rewrite throws away is freed by reference counting (LibCST trees
     have no parent links), so the collector has nothing to find; it only
     walks the live nodes again and again, more of them the bigger the entry:
-    a third of the time of a 50,000-line rewrite. The switch is process-wide:
+    nearly a third of a 50,000-line rewrite. The switch is process-wide:
     a collector that was on is turned back on at the end, and one that was
     off is left off.
     """
