@@ -52,28 +52,39 @@ class ModuleLocator:
     Paths are relative to the entry's directory. Without a tree, a relative
     import is assumed to name a module file below the entry's directory and an
     absolute import resolves to nothing.
+
+    An absolute name is looked for where the import system would find it: for
+    a package entry, from the directory above its top-level package (the
+    entry's own directory is not on ``sys.path``); for a script entry, in
+    its own directory (``sys.path[0]``); and, for a tree without
+    ``__init__.py`` files (PEP 420 namespace packages), from the ancestor
+    directory whose name the import starts with (``build.server.chunks`` from
+    ``build/server/index.py``).
     """
 
     def __init__(self, tree: SourceTree | None, entry: EntryLocation) -> None:
         self._tree = tree
         self._entry = entry
 
-    def resolve(self, module: str, importer: str | None = None) -> str | None:
+    def resolve(self, module: str, importer: str | None = None, *, strict: bool = False) -> str | None:
         """The file (or namespace directory, ending in ``/``) that ``module`` loads.
 
         ``importer`` is the relative path of the importing file (the entry by
-        default); relative imports are resolved from its package.
+        default); relative imports are resolved from its package. With
+        ``strict``, an absolute name of a package entry is looked for only
+        where the import system would find it when the entry is imported as a
+        module of its package (never beside the entry).
         """
         importer = importer or self._entry.filename
         if self._tree is None and not module.startswith("."):
             return None
-        for base in self._candidate_bases(module, importer):
+        for base in self._candidate_bases(module, importer, strict=strict):
             found = self._find(base)
             if found is not None:
                 return found
         return None
 
-    def _candidate_bases(self, module: str, importer: str) -> Iterator[str]:
+    def _candidate_bases(self, module: str, importer: str, *, strict: bool) -> Iterator[str]:
         dotted = module.lstrip(".")
         level = len(module) - len(dotted)
         parts = dotted.split(".") if dotted else []
@@ -83,16 +94,28 @@ class ModuleLocator:
                 directory = posixpath.join(directory, "..")
             yield posixpath.normpath(posixpath.join(directory, *parts))
             return
-        yield posixpath.normpath(
-            posixpath.join(*parts)
-        )  # a script entry: its directory is on sys.path
         package = self._entry.package
-        if package and parts and parts[0] == package[0]:
+        if package:
             shared = 0
             while shared < min(len(parts), len(package)) and parts[shared] == package[shared]:
                 shared += 1
             ups = [".."] * (len(package) - shared)
             yield posixpath.normpath(posixpath.join(".", *ups, *parts[shared:]))
+            if strict:
+                return
+        # A script entry: its directory is on sys.path.
+        yield posixpath.normpath(posixpath.join(*parts))
+        yield from self._namespace_bases(parts)
+
+    def _namespace_bases(self, parts: list[str]) -> Iterator[str]:
+        # `build.server.chunks.app` from build/server/index.py in a tree with
+        # no __init__.py: the entry's own directories start the name.
+        if self._tree is None or self._entry.package:
+            return
+        for depth in range(1, len(parts)):
+            above = "../" * depth + "/".join(parts[:depth])
+            if self._tree.is_file(f"{above}/{self._entry.filename}"):
+                yield posixpath.normpath(posixpath.join(*parts[depth:]))
 
     def _find(self, base: str) -> str | None:
         if self._tree is None:
@@ -115,7 +138,8 @@ class ModuleSummary:
 
     defined: set[str] = field(default_factory=set)
     functions: dict[str, bool] = field(default_factory=dict)
-    """Top-level functions by name: True for ``async def``."""
+    """Plain top-level functions, by name: True for ``async def``. Only those
+    whose call kind is certain: undecorated, and bound by nothing else."""
     all_names: tuple[str, ...] | None = None
     star_modules: list[str] = field(default_factory=list)
     dynamic_all: bool = False
@@ -202,12 +226,32 @@ def _is_type_checking(test: ast.expr) -> bool:
 
 
 def _summarise(statement: ast.stmt, summary: ModuleSummary) -> None:
+    # A function's call kind is certain only for a plain, undecorated
+    # `def`/`async def` that nothing else binds: any second binding drops it.
+    before = set(summary.defined)
     if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
         summary.defined.add(statement.name)
-        summary.functions.pop(statement.name, None)
-        if not isinstance(statement, ast.ClassDef):
+        plain = not isinstance(statement, ast.ClassDef) and not statement.decorator_list
+        if plain and statement.name not in before:
             summary.functions[statement.name] = isinstance(statement, ast.AsyncFunctionDef)
-    elif isinstance(statement, ast.Import):
+        else:
+            summary.functions.pop(statement.name, None)
+        return
+    _summarise_binding(statement, summary)
+    for name in summary.defined - before:
+        summary.functions.pop(name, None)
+    for name in _rebound(statement) & before:
+        summary.functions.pop(name, None)
+
+
+def _rebound(statement: ast.stmt) -> set[str]:
+    from rewriter.dataflow import name_flow
+
+    return set(name_flow(statement).binds)
+
+
+def _summarise_binding(statement: ast.stmt, summary: ModuleSummary) -> None:
+    if isinstance(statement, ast.Import):
         summary.defined.update((a.asname or a.name.split(".")[0]) for a in statement.names)
     elif isinstance(statement, ast.ImportFrom):
         if statement.names[0].name == "*":
@@ -292,8 +336,12 @@ class RuntimeClassifier:
     A statement is a runtime import when a module it may load resolves to a
     file that matches the ``runtime`` patterns (gitignore-style, relative to
     the entry's directory). Without patterns, every module file inside the
-    entry's directory tree counts. The init module, the entry itself and the
-    packages that enclose the entry never count: they load before the runtime.
+    entry's directory tree counts. These never count: the entry itself and
+    the packages that enclose it; the init module, the prelude modules and
+    the files only they import (they load before the runtime, on purpose);
+    and code that belongs to an installed distribution inside the tree
+    (``excluded``: paths relative to the entry's directory, a directory
+    ending in ``/`` covering what is below it).
     """
 
     def __init__(
@@ -302,11 +350,12 @@ class RuntimeClassifier:
         patterns: tuple[str, ...],
         *,
         entry: EntryLocation,
-        init_path: str | None,
+        excluded: frozenset[str] = frozenset(),
     ) -> None:
         self._locator = locator
         self._patterns = patterns
-        self._never = {entry.filename, "__init__.py", init_path}
+        self._never = {entry.filename, "__init__.py", *excluded}
+        self._excluded_dirs = tuple(path for path in excluded if path.endswith("/"))
 
     @cached_property
     def _spec(self) -> object | None:
@@ -329,6 +378,8 @@ class RuntimeClassifier:
 
     def runtime_modules(self, statement: ImportStatement) -> tuple[str, ...]:
         """The runtime modules (as written) that the statement may load."""
+        if statement.is_future:
+            return ()
         return tuple(
             module
             for module in statement.candidate_modules()
@@ -339,10 +390,44 @@ class RuntimeClassifier:
         """True if the resolved module file ``path`` belongs to the runtime."""
         if path in self._never or path.startswith("../") or path == "..":
             return False
+        if path.startswith(self._excluded_dirs):
+            return False
         spec = self._spec
         if spec is None:
             return True
         return bool(spec.match_file(path))  # type: ignore[attr-defined]
+
+
+def import_closure(
+    start: str, locator: ModuleLocator, tree: SourceTree, *, limit: int = 200
+) -> set[str]:
+    """The files in the tree that importing the file ``start`` runs, itself included.
+
+    Follows module-level imports (``module_level``) through the tree, parents
+    included (``import a.b`` runs ``a/__init__.py``), at most ``limit``
+    files. Paths are relative to the entry's directory.
+    """
+    seen: set[str] = set()
+    pending = [start]
+    while pending and len(seen) < limit:
+        current = pending.pop()
+        if current in seen or current.endswith("/"):
+            continue
+        seen.add(current)
+        text = tree.read_text(current)
+        if text is None:
+            continue
+        try:
+            module = ast.parse(text)
+        except (SyntaxError, ValueError):
+            continue
+        for node in module_level(module.body):
+            if isinstance(node, (ast.Import, ast.ImportFrom)):
+                for name in ImportStatement.from_ast(node).executed_modules():
+                    found = locator.resolve(name, current)
+                    if found is not None and found not in seen:
+                        pending.append(found)
+    return seen
 
 
 __all__ = [
@@ -351,6 +436,7 @@ __all__ = [
     "ModuleLocator",
     "ModuleSummary",
     "RuntimeClassifier",
+    "import_closure",
     "module_level",
     "summarise_module",
     "summarise_source",

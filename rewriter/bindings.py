@@ -1,8 +1,32 @@
 """The import-binding rules: what a static import statement imports and binds.
 
 This is the one place that knows Python's import forms. Every other part of
-the tool (classification, the deferred rewrite, re-exports, the tracer
-mirror) asks an ``ImportStatement`` instead of looking at LibCST nodes.
+the tool (classification, placement, re-exports, lazy mode, the checker) asks
+an ``ImportStatement`` instead of looking at syntax nodes.
+
+rewriter never re-implements an import: a runtime import stays the original
+statement, so CPython itself binds its names. These rules are what the
+*analysis* needs to know about a statement, and each follows the bytecode
+CPython 3.11 compiles for that form (``Python/compile.c``, ``compiler_import``
+and ``compiler_from_import``; ``Python/ceval.c``, ``IMPORT_NAME``/``IMPORT_FROM``
+/``IMPORT_STAR``):
+
+- ``import a.b.c`` is ``IMPORT_NAME 'a.b.c'`` with an empty fromlist, then
+  ``STORE_NAME a``: ``__import__`` imports ``a``, ``a.b`` and ``a.b.c`` and
+  returns ``sys.modules['a']``, the first component of the name as written.
+- ``import a.b.c as d`` is ``IMPORT_NAME 'a.b.c'``, then ``IMPORT_FROM b`` and
+  ``IMPORT_FROM c`` (since Python 3.7, bpo-30024), then ``STORE_NAME d``: an
+  attribute lookup on each package, falling back to ``sys.modules['a.b']``
+  when the attribute is missing.
+- ``from m import x`` is ``IMPORT_NAME 'm'`` with fromlist ``('x',)``, which
+  also imports the submodule ``m.x`` when ``m`` is a package without an
+  attribute ``x`` (``importlib._bootstrap._handle_fromlist``), then
+  ``IMPORT_FROM x``: the attribute, else ``sys.modules['m.x']``, else
+  ``ImportError(name='m')``.
+- ``from m import *`` is ``IMPORT_STAR``: the names in ``m.__all__``, else
+  every name in ``m.__dict__`` that does not start with an underscore.
+- Relative forms (``from . import x``, ``from ..m import x``) resolve against
+  the importing module's ``__package__`` (PEP 328, PEP 366).
 """
 
 from __future__ import annotations
@@ -10,9 +34,6 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass
 from typing import Literal
-
-import libcst as cst
-from libcst.helpers import get_full_name_for_node
 
 ImportKind = Literal["import", "from", "star"]
 
@@ -28,8 +49,8 @@ class ImportedName:
     def bound(self) -> str:
         """The name this alias binds in the importing namespace.
 
-        ``import a.b`` binds ``a``; ``import a.b as c`` binds ``c``;
-        ``from m import x`` binds ``x``.
+        ``import a.b`` binds ``a`` (``STORE_NAME`` of the first component);
+        ``import a.b as c`` binds ``c``; ``from m import x`` binds ``x``.
         """
         if self.asname is not None:
             return self.asname
@@ -48,17 +69,6 @@ class ImportStatement:
     kind: ImportKind
     module: str
     names: tuple[ImportedName, ...] = ()
-
-    @classmethod
-    def from_node(cls, node: cst.Import | cst.ImportFrom) -> ImportStatement:
-        """Describe a LibCST ``Import`` or ``ImportFrom`` node."""
-        if isinstance(node, cst.Import):
-            return cls("import", "", tuple(_alias(alias) for alias in node.names))
-        dotted = get_full_name_for_node(node.module) if node.module is not None else None
-        module = "." * len(node.relative) + (dotted or "")
-        if isinstance(node.names, cst.ImportStar):
-            return cls("star", module)
-        return cls("from", module, tuple(_alias(alias) for alias in node.names))
 
     @classmethod
     def from_ast(cls, node: ast.Import | ast.ImportFrom) -> ImportStatement:
@@ -105,17 +115,44 @@ class ImportStatement:
             return self.imported_modules()
         return (self.module, *(submodule_name(self.module, alias.name) for alias in self.names))
 
+    def executed_modules(self) -> tuple[str, ...]:
+        """Every module whose code the statement may run, parents first.
+
+        ``import a.b.c`` runs ``a/__init__.py``, ``a/b/__init__.py`` and
+        ``a/b/c.py``; for relative names the dots are kept (``.m`` runs the
+        importer's own package first, which is already running).
+        """
+        found: list[str] = []
+        for module in self.candidate_modules():
+            dots = len(module) - len(module.lstrip("."))
+            parts = module[dots:].split(".") if module[dots:] else []
+            for depth in range(1, len(parts) + 1):
+                name = "." * dots + ".".join(parts[:depth])
+                if name not in found:
+                    found.append(name)
+        return tuple(found)
+
 
 def submodule_name(module: str, name: str) -> str:
     """``submodule_name(".chunks", "x") == ".chunks.x"``; ``(".", "x") == ".x"``."""
     return f"{module}{name}" if module.endswith(".") else f"{module}.{name}"
 
 
-def _alias(alias: cst.ImportAlias) -> ImportedName:
-    name = get_full_name_for_node(alias.name)
-    if name is None:  # pragma: no cover - LibCST always gives a Name or Attribute
-        raise ValueError("import alias without a name")
-    asname = None
-    if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
-        asname = alias.asname.name.value
-    return ImportedName(name, asname)
+def absolute_name(module: str, package: str) -> str | None:
+    """The absolute name of ``module`` (as written) imported from ``package``.
+
+    Follows ``importlib._bootstrap._resolve_name``: each dot beyond the first
+    goes one package up. None when the name climbs above the top-level
+    package, or is relative with no package.
+    """
+    dots = len(module) - len(module.lstrip("."))
+    if not dots:
+        return module
+    if not package:
+        return None
+    parts = package.split(".")
+    if dots - 1 >= len(parts):
+        return None
+    base = ".".join(parts[: len(parts) - (dots - 1)])
+    rest = module[dots:]
+    return f"{base}.{rest}" if rest else base

@@ -127,7 +127,7 @@ class Settings:
     preload_group: str = "opentelemetry_instrumentor"
     prelude: tuple[str, ...] = ()
     on_init_error: OnInitError = "warn"
-    guard: bool = True
+    guard: bool | Literal["strict"] = True
     instrumented: tuple[str, ...] = DEFAULT_INSTRUMENTED
     init_files: tuple[str, ...] = DEFAULT_INIT_FILES
     preset: str | None = None
@@ -152,13 +152,17 @@ class Settings:
             raise ConfigError(
                 f"on_init_error must be 'warn' or 'raise', got {self.on_init_error!r}"
             )
-        for flag in ("lazy", "guard"):
-            if not isinstance(getattr(self, flag), bool):
-                raise ConfigError(f"{flag} must be true or false, got {getattr(self, flag)!r}")
+        if not isinstance(self.lazy, bool):
+            raise ConfigError(f"lazy must be true or false, got {self.lazy!r}")
+        if not isinstance(self.guard, bool) and self.guard != "strict":
+            raise ConfigError(f"guard must be true, false or 'strict', got {self.guard!r}")
         for name in self.preload:
             check_identifier(name, "preload integration")
-        for module in (*self.prelude, *self.instrumented):
+        for module in self.instrumented:
             check_dotted_name(module, "module name")
+        for module in self.prelude:
+            # A prelude may be named relative to the entry: `.helpers.early`.
+            check_dotted_name(module.lstrip(".") if module.strip(".") else module, "prelude module")
         for init_file in self.init_files:
             check_relative_file(init_file, "init file")
         check_dotted_name(self.preload_group, "preload_group")

@@ -29,21 +29,85 @@ class Context:
 
     @classmethod
     def create(cls, settings: Settings, path: str | None, tree: SourceTree | None) -> Context:
-        """Locate the entry, its init module and its runtime."""
+        """Locate the entry, its init module and its runtime.
+
+        Raises ``ConfigError`` when no init is configured or found, or when
+        a module init spec cannot be imported from the entry.
+        """
         entry = EntryLocation.detect(path, tree)
         locator = ModuleLocator(tree, entry)
         optional = settings.mode == "preload" and settings.init is None
         init = None if optional else find_init(settings, tree)
-        init_path = init_location(init, locator)
-        classifier = RuntimeClassifier(locator, settings.runtime, entry=entry, init_path=init_path)
+        if init is not None and init.kind != "file":
+            check_init_module(init, locator, entry, tree)
+        excluded = _never_runtime(init, settings.prelude, locator, entry, tree)
+        classifier = RuntimeClassifier(locator, settings.runtime, entry=entry, excluded=excluded)
         return cls(init, entry, tree, locator, classifier, ExportReader(tree, locator))
+
+
+def _never_runtime(
+    init: InitSpec | None,
+    prelude: Iterable[str],
+    locator: ModuleLocator,
+    entry: EntryLocation,
+    tree: SourceTree | None,
+) -> frozenset[str]:
+    """What loads before the runtime on purpose, or is not the application's own code.
+
+    The init module and the prelude modules with the files only they import
+    (the entry's own imports of a file keep it in the runtime), and the
+    files of distributions installed in the tree.
+    """
+    if tree is None:
+        init_path = init_location(init, locator)
+        return frozenset({init_path} if init_path else ())
+    from rewriter.analysis import import_closure
+    from rewriter.installed import installed_paths
+
+    starts = [init_location(init, locator), *(locator.resolve(module) for module in prelude)]
+    early: set[str] = set()
+    for start in starts:
+        if start is not None:
+            early |= import_closure(start, locator, tree)
+    for start in starts:
+        early.discard(start or "")
+    entry_imports = _direct_imports(entry, locator, tree)
+    helpers = early - entry_imports
+    roots = ["."] + (["/".join([".."] * len(entry.package))] if entry.package else [])
+    return frozenset(
+        {*helpers, *(start for start in starts if start is not None)}
+        | installed_paths(tree, roots)
+    )
+
+
+def _direct_imports(entry: EntryLocation, locator: ModuleLocator, tree: SourceTree) -> set[str]:
+    import ast
+
+    from rewriter.analysis import module_level
+    from rewriter.bindings import ImportStatement
+
+    text = tree.read_text(entry.filename)
+    if text is None:
+        return set()
+    try:
+        module = ast.parse(text)
+    except (SyntaxError, ValueError):
+        return set()
+    found = set()
+    for node in module_level(module.body):
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            for name in ImportStatement.from_ast(node).candidate_modules():
+                path = locator.resolve(name)
+                if path is not None:
+                    found.add(path)
+    return found
 
 
 def init_location(init: InitSpec | None, locator: ModuleLocator) -> str | None:
     """The init module's file relative to the entry, when it is in the tree."""
     if init is None:
         return None
-    return init.target if init.kind == "file" else locator.resolve(init.target)
+    return init.target if init.kind == "file" else locator.resolve(init.target, strict=True)
 
 
 def find_init(settings: Settings, tree: SourceTree | None) -> InitSpec:
@@ -61,6 +125,69 @@ def find_init(settings: Settings, tree: SourceTree | None) -> InitSpec:
         + ", ".join(settings.init_files)
         + " beside the entry"
     )
+
+
+def check_init_module(
+    init: InitSpec, locator: ModuleLocator, entry: EntryLocation, tree: SourceTree | None
+) -> None:
+    """Raise ``ConfigError`` when the module of ``init`` cannot be imported from the entry.
+
+    It can when it is in the tree where the import system will look for it
+    (``ModuleLocator.resolve`` with ``strict``), or when this interpreter can
+    find its top-level package (it is installed). The message suggests what
+    would work: the file beside the entry, the name within the entry's
+    package, or the closest module name.
+    """
+    if tree is None or locator.resolve(init.target, strict=True) is not None:
+        return
+    top = init.target.split(".", 1)[0]
+    if _installed(top):
+        return
+    package = ".".join(entry.package)
+    where = f"package {package}" if package else "the entry's directory"
+    suggestions: list[str] = []
+    beside = init.target.replace(".", "/")
+    for candidate in (f"{beside}.py", f"{beside}/__init__.py"):
+        if tree.is_file(candidate):
+            suggestions.append(f"'./{candidate}'")
+            if package:
+                suggestions.append(repr(f"{package}.{init.target}" + _callable(init)))
+    if not suggestions:
+        import difflib
+
+        names = [
+            name.removesuffix(".py")
+            for name in tree.list_dir(".") or ()
+            if name.endswith(".py") or tree.is_file(f"{name}/__init__.py")
+        ]
+        close = difflib.get_close_matches(top, names, n=1)
+        if close:
+            suggested = (f"{package}." if package else "") + close[0]
+            suggestions.append(repr(suggested + _callable(init)))
+    hint = f"; did you mean {' or '.join(suggestions)}?" if suggestions else ""
+    raise ConfigError(
+        f"init module {init.target!r} cannot be imported from the entry (a module of"
+        f" {where}): it is neither in the tree where Python will look for it nor"
+        f" installed here{hint}"
+    )
+
+
+def _callable(init: InitSpec) -> str:
+    return f":{init.attribute}" if init.attribute else ""
+
+
+def _installed(top: str) -> bool:
+    # Installed for this interpreter: the directory rewriter runs in does not
+    # count, it is on sys.path only because rewriter was started there.
+    import os
+    import sys
+    from importlib.machinery import PathFinder
+
+    if top in sys.builtin_module_names or top in sys.modules:
+        return True
+    here = os.getcwd()
+    path = [entry for entry in sys.path if entry and os.path.abspath(entry) != here]
+    return PathFinder.find_spec(top, path) is not None
 
 
 def unmatched_runtime_patterns(

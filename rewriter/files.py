@@ -197,6 +197,16 @@ class DiskTree:
             self._texts[relpath] = text
         return self._texts[relpath]
 
+    def list_dir(self, relpath: str) -> list[str] | None:
+        """The names in the directory ``relpath``, sorted (None if it is not one)."""
+        path = self._path(relpath)
+        if path is None or not self.is_dir(relpath):
+            return None
+        try:
+            return sorted(os.listdir(path))
+        except OSError:
+            return None
+
     def _path(self, relpath: str) -> Path | None:
         if posixpath.isabs(relpath) or "\\" in relpath or "\0" in relpath:
             return None

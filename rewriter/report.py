@@ -12,6 +12,7 @@ Status = Literal["changed", "unchanged", "failed"]
 
 EXIT_OK = 0
 EXIT_WOULD_CHANGE = 1
+EXIT_CONFIG = 2
 EXIT_FAILED = 123
 
 
@@ -33,6 +34,8 @@ class FileReport:
     error: Diagnostic | None = None
     warnings: tuple[Diagnostic, ...] = ()
     findings: tuple[Diagnostic, ...] = ()
+    config_error: bool = False
+    """The failure is a setting that does not fit this entry (exit code 2)."""
 
     @classmethod
     def from_result(
@@ -43,9 +46,9 @@ class FileReport:
         return cls(path, status, result, warnings=result.warnings, findings=findings)
 
     @classmethod
-    def from_error(cls, path: str, error: Diagnostic) -> FileReport:
-        """The report of a file that could not be rewritten."""
-        return cls(path, "failed", error=error)
+    def from_error(cls, path: str, error: Diagnostic, *, config: bool = False) -> FileReport:
+        """The report of a file that could not be rewritten (``config``: a setting's fault)."""
+        return cls(path, "failed", error=error, config_error=config)
 
 
 @dataclass(frozen=True)
@@ -81,7 +84,9 @@ class BuildReport:
 
     def exit_code(self, check: bool = False, diff: bool = False) -> int:
         """0 when all is well; 1 when ``check``/``diff`` found work or a guarantee is
-        broken; 123 when a file failed."""
+        broken; 2 when a setting does not fit an entry; 123 when a file failed."""
+        if any(report.config_error for report in self.failed):
+            return EXIT_CONFIG
         if self.failed:
             return EXIT_FAILED
         if ((check or diff) and self.rewritten) or self.findings:

@@ -12,7 +12,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from rewriter.config import Settings
-from rewriter.errors import Diagnostic, RewriteError
+from rewriter.errors import ConfigError, Diagnostic, RewriteError
 from rewriter.files import DiskTree, expand_paths, read_source, write_atomic
 from rewriter.report import BuildReport, FileReport
 
@@ -27,14 +27,23 @@ def rewrite_text(
     file, such as standard input. The guarantee is verified on the output
     when it is ``written``, else (``--check``, ``--diff``) on ``text``.
     """
-    from rewriter.core import rewrite_source
-    from rewriter.verify import verify_source
+    from rewriter.core import result_of, rewritten_text
+    from rewriter.gcpause import cyclic_gc_paused
+    from rewriter.plan import analyse
+    from rewriter.verify import verify_plan
 
     tree = DiskTree(root, settings.max_size)
     try:
-        result = rewrite_source(text, settings, path=path, tree=tree)
-        kept = result.output if written else text
-        findings = verify_source(kept, settings, path=path, tree=tree)
+        with cyclic_gc_paused():
+            plan = analyse(text, settings, path=path, tree=tree)
+            output = rewritten_text(plan)
+            result = result_of(plan, output)
+            kept = output if written else text
+            if kept is not text:
+                plan = analyse(kept, settings, path=path, tree=tree)
+            findings = verify_plan(plan)
+    except ConfigError as error:
+        return FileReport.from_error(path, error.diagnostic, config=True)
     except RewriteError as error:
         return FileReport.from_error(path, error.diagnostic)
     except Exception as error:  # the runner must never take the whole build down
@@ -127,6 +136,7 @@ def _run_in_pool(
         # Forked workers share what is imported here; otherwise each
         # one would import LibCST again.
         import rewriter.core
+        import rewriter.transforms.assemble
         import rewriter.verify  # noqa: F401
     with ProcessPoolExecutor(
         max_workers=workers, initializer=_start_worker, initargs=(settings, write)

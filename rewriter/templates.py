@@ -11,24 +11,33 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 from functools import cache
-from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import jinja2
-import libcst as cst
 from jinja2.bccache import Bucket
 
 from rewriter.errors import RewriteError
 
-_TEMPLATE_INDENT = "    "
+if TYPE_CHECKING:
+    import libcst as cst
 
-Statement = cst.SimpleStatementLine | cst.BaseCompoundStatement
-"""A statement that can stand in a module or block body."""
+    Statement: TypeAlias = cst.SimpleStatementLine | cst.BaseCompoundStatement
+    """A statement that can stand in a module or block body."""
+
+_TEMPLATE_INDENT = "    "
 
 
 def _load(name: str) -> str:
-    return resources.files("rewriter._templates").joinpath(name).read_text(encoding="utf-8")
+    # Through the package's own loader: files on disk or inside a zip alike,
+    # without importlib.resources (which imports zipfile and more).
+    import rewriter._templates as package
+
+    assert package.__spec__ is not None and package.__spec__.loader is not None
+    location = os.path.join(os.path.dirname(package.__file__ or ""), name)
+    data: bytes = package.__spec__.loader.get_data(location)  # type: ignore[attr-defined]
+    return data.decode("utf-8")
 
 
 def _python_literal(value: object) -> str:
@@ -36,10 +45,29 @@ def _python_literal(value: object) -> str:
     # what black and ruff format would choose, so they leave the block alone.
     if isinstance(value, str):
         return json.dumps(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
     if isinstance(value, (tuple, list)):
         items = [_python_literal(item) for item in value]
         return f"({items[0]},)" if len(items) == 1 else f"({', '.join(items)})"
-    raise TypeError(f"pyrepr takes strings and sequences of strings, got {type(value).__name__}")
+    raise TypeError(f"pyrepr takes strings, ints and sequences of them, got {type(value).__name__}")
+
+
+def _python_list(values: object) -> str:
+    assert isinstance(values, (tuple, list))
+    return "[" + ", ".join(_python_literal(value) for value in values) + "]"
+
+
+def _python_set(values: object) -> str:
+    assert isinstance(values, (tuple, list)) and values
+    return "{" + ", ".join(_python_literal(value) for value in values) + "}"
+
+
+def _fstring_body(message: str, arguments: list[str]) -> str:
+    # "preload of %s failed" with ["name"] -> "preload of {name} failed".
+    parts = message.split("%s")
+    assert len(parts) == len(arguments) + 1, "one argument per %s"
+    return parts[0] + "".join(f"{{{name}}}{part}" for name, part in zip(arguments, parts[1:]))
 
 
 class _CompiledTemplates(jinja2.FileSystemBytecodeCache):
@@ -80,32 +108,37 @@ def environment(newline: str = "\n") -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FunctionLoader(_load),
         undefined=jinja2.StrictUndefined,
-        keep_trailing_newline=True,
+        keep_trailing_newline=False,
         newline_sequence=newline,  # type: ignore[arg-type]
         autoescape=False,
         bytecode_cache=_bytecode_cache(newline),
     )
     env.filters["pyrepr"] = _python_literal
+    env.filters["pylist"] = _python_list
+    env.filters["pyset"] = _python_set
+    env.filters["fstring"] = _fstring_body
     return env
 
 
-def render_text(name: str, newline: str = "\n", **context: Any) -> str:
-    """Render template ``name`` to source text."""
-    return environment(newline).get_template(name).render(**context)
+def render_text(template: str, newline: str = "\n", **context: Any) -> str:
+    """Render ``template`` to source text."""
+    return environment(newline).get_template(template).render(**context)
 
 
-def render_statements(name: str, newline: str = "\n", **context: Any) -> list[Statement]:
-    """Render template ``name`` and parse it into LibCST statements.
+def render_statements(template: str, newline: str = "\n", **context: Any) -> list[Statement]:
+    """Render ``template`` and parse it into LibCST statements.
 
     Comments above the first statement are kept as its leading lines.
     """
-    text = render_text(name, newline, **context)
+    import libcst as cst
+
+    text = render_text(template, newline, **context)
     config = cst.PartialParserConfig(default_indent=_TEMPLATE_INDENT, default_newline=newline)
     try:
         module = cst.parse_module(text, config=config)
     except cst.ParserSyntaxError as error:
         raise RewriteError(
-            f"template {name} rendered code that does not parse: {error.message}"
+            f"template {template} rendered code that does not parse: {error.message}"
         ) from error
     body = list(module.body)
     if body and module.header:

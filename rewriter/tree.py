@@ -29,6 +29,10 @@ class SourceTree(Protocol):
         """The decoded text of ``relpath``, or None if it cannot be read."""
         ...
 
+    def list_dir(self, relpath: str) -> list[str] | None:
+        """The names in the directory ``relpath``, sorted (None if it is not one)."""
+        ...
+
 
 class MemoryTree:
     """A ``SourceTree`` backed by a ``{relpath: source}`` mapping."""
@@ -45,6 +49,18 @@ class MemoryTree:
 
     def read_text(self, relpath: str) -> str | None:
         return self._files.get(posixpath.normpath(relpath))
+
+    def list_dir(self, relpath: str) -> list[str] | None:
+        directory = posixpath.normpath(relpath)
+        if directory not in self._dirs:
+            return None
+        prefix = "" if directory == "." else f"{directory}/"
+        names = {
+            path[len(prefix) :].split("/", 1)[0]
+            for path in [*self._files, *self._dirs]
+            if path.startswith(prefix) and path != directory and path != "."
+        }
+        return sorted(names)
 
 
 def _parents(path: str) -> list[str]:

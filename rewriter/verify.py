@@ -1,14 +1,18 @@
-"""Checking the guarantee: nothing imports the runtime before init.
+"""Checking the guarantee: init runs first, after the setup, before the runtime.
 
-Two ways the guarantee breaks, both found statically:
+Found statically, on the entry's text and the files beside it:
 
-- a runtime import is still a plain import at module level in the entry (in
-  ``dynamic-import`` mode anywhere; in ``top-level-import`` mode before the
-  init block), or the entry has no init block at all;
-- something that runs before the runtime is loaded imports it: the prelude,
-  the init module, or any first-party module they import, transitively. The
-  finding names the whole chain, e.g. ``index.py:5 -> instrument.py:3 ->
-  chunks/util.py:1 -> chunks/nitro/nitro.py``.
+- the entry has no init block;
+- a runtime import runs before the block, or (``dynamic-import`` mode) is
+  a plain top-level import that a formatter could move above it;
+- an environment setup statement (``rewriter.setup``) runs after the block,
+  so the init does not see the environment it sets up;
+- something that runs before the runtime is meant to load imports it:
+  the lines above the block, the init module, the configured prelude
+  modules, and the packages that enclose the entry, the init module and the
+  prelude (their ``__init__.py`` runs first), followed through every
+  first-party import. The finding names the whole chain, e.g.
+  ``index.py:5 -> instrument.py:3 -> chunks/util.py:1 -> chunks/nitro/nitro.py``.
 """
 
 from __future__ import annotations
@@ -20,12 +24,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from rewriter.analysis import module_level
-from rewriter.bindings import ImportStatement
+from rewriter.bindings import ImportStatement, absolute_name
 from rewriter.config import Settings
 from rewriter.context import Context, init_location
-from rewriter.errors import Diagnostic, RewriteError
-from rewriter.fastpath import parse_entry
-from rewriter.transforms.sites import BLOCK_FUNCTIONS
+from rewriter.errors import Diagnostic
+from rewriter.plan import EntryPlan, analyse
 from rewriter.tree import SourceTree
 
 
@@ -49,73 +52,105 @@ def verify_source(
     """The ways the entry ``source`` breaks the guarantee (empty: it holds).
 
     Call it on what is on disk after a run: the rewritten text after a
-    write, the original text under ``--check``.
+    write, the original text under ``--check``. Raises ``RewriteError`` for
+    an entry that cannot be analysed.
     """
-    try:
-        module = parse_entry(source)
-    except SyntaxError as error:
-        raise RewriteError(
-            f"cannot parse: {error.msg}", error.lineno or 1, error.offset or 1
-        ) from None
-    context = Context.create(settings, path, tree)
-    entry_name = context.entry.filename
-    init_line = _init_block_line(module)
+    return verify_plan(analyse(source, settings, path=path, tree=tree))
+
+
+def verify_plan(plan: EntryPlan) -> tuple[Diagnostic, ...]:
+    """The findings for an entry already analysed as ``plan``."""
+    recovery = plan.recovery
+    block = recovery.block
     findings: list[Diagnostic] = []
-    if init_line is None:
+    if block is None:
         findings.append(Diagnostic("not rewritten: the entry has no rewriter init block"))
-    for node, statement in _imports(module.body):
-        runtime = context.classifier.runtime_modules(statement)
-        before_init = init_line is None or node.lineno < init_line
-        if runtime and (settings.mode == "dynamic-import" or before_init):
-            when = "before init" if before_init else "as a static import"
+    part_of = [original.part for original in recovery.lines]
+    for site in plan.layout.runtime_sites:
+        part = part_of[site.line]
+        kind = recovery.parts[part].kind
+        position = (site.node.lineno, plan.text.column(site.node))
+        if block is not None and part < block:
+            findings.append(
+                Diagnostic(f"runtime module {site.runtime[0]} is imported before init", *position)
+            )
+        elif (
+            block is not None
+            and site.top_level
+            and kind == "user"
+            and plan.settings.mode == "dynamic-import"
+        ):
             findings.append(
                 Diagnostic(
-                    f"runtime module {runtime[0]} is imported {when}",
-                    node.lineno,
-                    node.col_offset + 1,
+                    f"runtime module {site.runtime[0]} is imported by a plain top-level"
+                    " import, which formatters may move above init",
+                    *position,
                 )
             )
-    roots = _roots(module, init_line, context)
-    findings.extend(_chains(roots, context, entry_name))
+    if block is not None:
+        for index in plan.layout.setup_lines:
+            if part_of[index] > block:
+                statement = plan.lines[index].first
+                findings.append(
+                    Diagnostic(
+                        "environment setup runs after the init block, so the init does not"
+                        " see it",
+                        statement.lineno,
+                        plan.text.column(statement),
+                    )
+                )
+    findings.extend(_chains(_roots(plan), plan.context))
     return tuple(findings)
 
 
-def _init_block_line(module: ast.Module) -> int | None:
-    for statement in module.body:
-        if isinstance(statement, ast.Try) and any(
-            isinstance(inner, ast.FunctionDef) and inner.name in BLOCK_FUNCTIONS
-            for inner in statement.body
-        ):
-            return statement.lineno
-    return None
-
-
-def _imports(body: list[ast.stmt]) -> Iterator[tuple[ast.Import | ast.ImportFrom, ImportStatement]]:
-    for node in module_level(body):
-        if isinstance(node, (ast.Import, ast.ImportFrom)):
-            yield node, ImportStatement.from_ast(node)
-
-
-def _roots(module: ast.Module, init_line: int | None, context: Context) -> list[_Edge]:
-    """The imports that run before the runtime: the prelude's and the init module."""
+def _roots(plan: EntryPlan) -> list[_Edge]:
+    """What runs before the runtime: the lines above the block, init, prelude, packages."""
+    context = plan.context
     entry = context.entry.filename
-    roots = []
-    # Without an init block every import is "before init"; the entry's own
-    # static runtime imports are reported on their own then.
-    for node, statement in _imports(module.body if init_line is not None else []):
-        if init_line is not None and node.lineno >= init_line:
-            break
-        for module_name in statement.candidate_modules():
-            target = context.locator.resolve(module_name)
-            if target is not None:
-                roots.append(_Edge(entry, node.lineno, node.col_offset + 1, target))
+    block = plan.recovery.block
+    roots: list[_Edge] = []
+    if block is not None:
+        for site in plan.layout.sites:
+            if plan.recovery.lines[site.line].part >= block:
+                continue
+            for module_name in _with_parents(site.statement):
+                target = context.locator.resolve(module_name)
+                if target is not None:
+                    roots.append(
+                        _Edge(entry, site.node.lineno, plan.text.column(site.node), target)
+                    )
+    init_line = plan.recovery.parts[block].line.lineno if block is not None else 1
     init_path = init_location(context.init, context.locator)
     if init_path is not None:
-        roots.append(_Edge(entry, init_line or 1, 1, init_path))
+        roots.append(_Edge(entry, init_line, 1, init_path))
+    if context.init is not None and context.init.kind != "file":
+        roots.extend(_packages_of(context.init.target, context, entry, init_line))
+    for prelude in plan.settings.prelude:
+        target = context.locator.resolve(prelude)
+        if target is not None:
+            roots.append(_Edge(entry, init_line, 1, target))
+        roots.extend(_packages_of(prelude, context, entry, init_line))
+    # The packages that enclose the entry run their __init__.py before it.
+    depth = len(context.entry.package)
+    for level in range(depth):
+        init = "../" * level + "__init__.py"
+        roots.append(_Edge(entry, 1, 1, posixpath.normpath(init)))
     return roots
 
 
-def _chains(roots: list[_Edge], context: Context, entry: str) -> list[Diagnostic]:
+def _packages_of(module: str, context: Context, entry: str, line: int) -> Iterator[_Edge]:
+    package = ".".join(context.entry.package)
+    name = absolute_name(module, package) if module.startswith(".") else module
+    if name is None:
+        return
+    parts = name.split(".")
+    for depth in range(1, len(parts)):
+        target = context.locator.resolve(".".join(parts[:depth]))
+        if target is not None:
+            yield _Edge(entry, line, 1, target)
+
+
+def _chains(roots: list[_Edge], context: Context) -> list[Diagnostic]:
     # Breadth first, so each runtime module is reported with its shortest chain.
     # One finding per import statement and per runtime module is enough.
     findings: list[Diagnostic] = []
@@ -146,8 +181,10 @@ def _edges_from(importer: str, context: Context) -> Iterator[_Edge]:
         module = ast.parse(text)
     except (SyntaxError, ValueError):
         return
-    for node, statement in _imports(module.body):
-        for module_name in _with_parents(statement):
+    for node in module_level(module.body):
+        if not isinstance(node, (ast.Import, ast.ImportFrom)):
+            continue
+        for module_name in _with_parents(ImportStatement.from_ast(node)):
             target = context.locator.resolve(module_name, importer)
             if target is not None and target != importer:
                 yield _Edge(importer, node.lineno, node.col_offset + 1, target)
@@ -156,11 +193,7 @@ def _edges_from(importer: str, context: Context) -> Iterator[_Edge]:
 def _with_parents(statement: ImportStatement) -> Iterator[str]:
     # `import a.b.c` runs a/__init__.py and a/b/__init__.py too; the most
     # specific module comes first, so that a finding names it.
-    for module_name in reversed(statement.candidate_modules()):
-        dots = len(module_name) - len(module_name.lstrip("."))
-        parts = module_name[dots:].split(".") if module_name[dots:] else []
-        for depth in range(len(parts), 0, -1):
-            yield "." * dots + ".".join(parts[:depth])
+    yield from reversed(statement.executed_modules())
 
 
 def _finding(edge: _Edge, chain: tuple[_Edge, ...]) -> Diagnostic:

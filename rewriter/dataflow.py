@@ -1,0 +1,110 @@
+"""Which module-level names a statement reads and binds.
+
+The placement of the init block may run a setup statement before statements
+that came before it. That is safe only when neither reads or binds what the
+other binds, and these sets are how it is decided. They are deliberately
+generous: a read inside a nested function or lambda counts (it may run while
+the module is still executing), and anything that might bind dynamically
+(``global`` in a nested function, ``globals()``, a star import) is reported
+as such, so that a doubtful statement is never moved.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+
+from rewriter.bindings import ImportStatement
+
+_COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
+# Calls that read or write the whole namespace: nothing can be moved past them.
+_NAMESPACE_CALLS = frozenset({"globals", "locals", "vars", "exec", "eval", "dir"})
+
+
+@dataclass(frozen=True)
+class NameFlow:
+    """The module-level names a statement reads and binds.
+
+    ``dynamic`` is True when the statement may read or bind names that do not
+    appear in it (a star import, ``globals()``, ``exec``, a ``global``
+    declaration in a nested function).
+    """
+
+    reads: frozenset[str]
+    binds: frozenset[str]
+    dynamic: bool = False
+
+    def conflicts_with(self, other: NameFlow) -> bool:
+        """True when running the two statements in the other order may differ."""
+        if self.dynamic or other.dynamic:
+            return True
+        return bool(
+            self.binds & (other.reads | other.binds) or other.binds & self.reads
+        )
+
+
+def name_flow(statement: ast.stmt) -> NameFlow:
+    """The names ``statement``, run at module level, reads and binds."""
+    reads: set[str] = set()
+    binds: set[str] = set()
+    dynamic = [False]
+
+    # `module_scope`: a plain Store binds a module global here; `walrus_binds`:
+    # a `:=` does (module scope, or a comprehension inside it).
+    def visit(node: ast.AST, module_scope: bool, walrus_binds: bool) -> None:
+        if isinstance(node, ast.Name):
+            if isinstance(node.ctx, ast.Load):
+                reads.add(node.id)
+            elif module_scope:
+                binds.add(node.id)
+            return
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            imported = ImportStatement.from_ast(node)
+            if imported.kind == "star":
+                dynamic[0] = module_scope or dynamic[0]
+            elif module_scope:
+                binds.update(imported.bound_names)
+            return
+        if isinstance(node, (ast.Global, ast.Nonlocal)):
+            # A nested function that declares a global binds it when called.
+            binds.update(node.names)
+            dynamic[0] = True
+            return
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+            if node.func.id in _NAMESPACE_CALLS:
+                dynamic[0] = True
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            if module_scope:
+                binds.add(node.name)
+            for decorator in node.decorator_list:
+                visit(decorator, module_scope, walrus_binds)
+            inner = [*node.body]
+            if not isinstance(node, ast.ClassDef):
+                inner.append(node.args)
+            else:
+                inner.extend([*node.bases, *node.keywords])
+            for child in inner:
+                visit(child, False, False)
+            return
+        if isinstance(node, ast.NamedExpr) and isinstance(node.target, ast.Name):
+            # PEP 572: `:=` binds in the enclosing function or module scope,
+            # even inside a comprehension.
+            if walrus_binds:
+                binds.add(node.target.id)
+            visit(node.value, module_scope, walrus_binds)
+            return
+        if isinstance(node, ast.ExceptHandler) and node.name and module_scope:
+            binds.add(node.name)  # and unbinds it when the handler ends
+        if isinstance(node, (ast.MatchAs, ast.MatchStar)) and node.name and module_scope:
+            binds.add(node.name)
+        if isinstance(node, ast.MatchMapping) and node.rest and module_scope:
+            binds.add(node.rest)
+        if isinstance(node, ast.Lambda):
+            module_scope = walrus_binds = False
+        elif isinstance(node, _COMPREHENSIONS):
+            module_scope = False
+        for child in ast.iter_child_nodes(node):
+            visit(child, module_scope, walrus_binds)
+
+    visit(statement, True, True)
+    return NameFlow(frozenset(reads), frozenset(binds), dynamic[0])

@@ -1,0 +1,517 @@
+"""Where everything goes: the order of an entry's top-level lines after the rewrite.
+
+``plan_layout`` reads the original top-level lines of an entry (``ast``, no
+LibCST) and decides:
+
+1. The *prefix*: what runs before the init block. The module docstring and
+   ``from __future__`` imports, every environment setup statement
+   (``rewriter.setup``), and what those depend on: for each name a prefix
+   line reads, the line before it that last binds the name (its import, the
+   assignment of a path). A setup statement that comes after other code is
+   moved up, above that code, only where the move cannot change what the
+   entry binds (``rewriter.dataflow``) and cannot change what an import
+   finds: environment, dotenv, patching and prelude setup may run before the
+   imports that came before it (that is their purpose: Django's settings
+   module, a DSN, gevent's patches must be in place when the libraries load),
+   a ``sys.path`` edit may not. A line the setup cannot move above comes into
+   the prefix too, before it. A prefix line that imports the runtime, or
+   needs a name the runtime binds, is an error: nothing is written.
+2. The init block, then the *rest* in its original order. A runtime import
+   line of the rest (in ``dynamic-import`` mode) and an import line that
+   pycodestyle would report as E402 (module-level import after code, which
+   autopep8 moves to the top of the file, above the block) is *pinned*:
+   wrapped in a ``try`` that adds a note to any exception and re-raises it.
+   Consecutive pinned lines share one pin.
+3. Handler re-exports inside pins, and in lazy mode which runtime imports
+   are deferred to first use (``rewriter.lazy``).
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal
+
+from rewriter.analysis import ExportReader, ModuleLocator
+from rewriter.bindings import ImportStatement
+from rewriter.dataflow import NameFlow, name_flow
+from rewriter.errors import Diagnostic, RewriteError
+from rewriter.lines import Line, SourceText
+from rewriter.setup import Setup, SetupRecognizer
+
+if TYPE_CHECKING:
+    from rewriter.lazy import StandIn
+
+GroupKind = Literal["plain", "pin", "mirror"]
+
+# pycodestyle's module_imports_on_top_of_file (E402), read on a logical
+# line's text: these may stand between imports without making later ones E402.
+_ALLOWED_KEYWORDS = ("try", "except", "else", "finally", "with", "if", "elif")
+_DUNDER = re.compile(r"^__([^\s]+)__(?::\s*[a-zA-Z.]+)? = ")
+_STRING = re.compile(r"^[uUbB]?[rR]?['\"]")
+_NOQA = re.compile(r"# no(?:qa|pep8)\b", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Reexport:
+    """A handler name bound explicitly from ``module`` (as written in the entry)."""
+
+    name: str
+    module: str
+
+
+@dataclass(frozen=True)
+class Item:
+    """One line of a group: an original line (by index) or a generated re-export."""
+
+    line: int | None = None
+    reexport: Reexport | None = None
+
+
+@dataclass(frozen=True)
+class Group:
+    """Consecutive lines of the rest, emitted as they are, pinned, or deferred."""
+
+    kind: GroupKind
+    items: tuple[Item, ...]
+
+    @property
+    def lines(self) -> tuple[int, ...]:
+        """The original line indices in the group."""
+        return tuple(item.line for item in self.items if item.line is not None)
+
+
+@dataclass(frozen=True)
+class ImportSite:
+    """A module-level import of the entry: its line, statement and position."""
+
+    line: int
+    node: ast.Import | ast.ImportFrom
+    statement: ImportStatement
+    top_level: bool
+    runtime: tuple[str, ...]
+    """The runtime modules (as written) it may load; empty for other imports."""
+
+
+@dataclass(frozen=True)
+class Layout:
+    """The planned order: ``prefix`` lines, the block, then ``groups``.
+
+    ``moved`` lists the 1-based original positions of the prefix lines that
+    were moved above other lines (the block records them for ``--undo``).
+    """
+
+    prefix: tuple[int, ...]
+    groups: tuple[Group, ...]
+    moved: tuple[int, ...]
+    sites: tuple[ImportSite, ...]
+    warnings: tuple[Diagnostic, ...] = ()
+    lazy_names: tuple[str, ...] = ()
+    stand_ins: tuple[StandIn, ...] = ()
+    setup_lines: tuple[int, ...] = ()
+    handlers_found: tuple[str, ...] = ()
+
+    @property
+    def runtime_sites(self) -> tuple[ImportSite, ...]:
+        """The imports of runtime modules, in source order."""
+        return tuple(site for site in self.sites if site.runtime)
+
+
+@dataclass
+class LayoutInput:
+    """What the planner needs besides the lines; built by ``rewriter.core``.
+
+    ``is_runtime`` tells the runtime modules (as written) an import may
+    load; ``pin_runtime`` pins every top-level runtime import (the modes
+    that defer imports); ``prelude`` and ``package`` feed the setup
+    recognition; ``instrumented`` are libraries worth a warning when the
+    prefix imports them.
+    """
+
+    is_runtime: Callable[[ImportStatement], tuple[str, ...]]
+    locator: ModuleLocator
+    exports: ExportReader
+    pin_runtime: bool
+    prelude: Sequence[str] = ()
+    package: str = ""
+    instrumented: Sequence[str] = ()
+    handlers: Sequence[str] = ()
+    explicit_handlers: bool = False
+    reexport: bool = False
+    lazy: bool = False
+    warnings: list[Diagnostic] = field(default_factory=list)
+
+
+def plan_layout(lines: Sequence[Line], text: SourceText, given: LayoutInput) -> Layout:
+    """Plan the rewritten order of ``lines`` (the original top-level lines).
+
+    Raises ``RewriteError`` (positioned) for a setup statement that cannot
+    run before init: it needs the runtime.
+    """
+    sites = tuple(_sites(lines, given))
+    flows = [_flow(line, given) for line in lines]
+    setups = _recognise(lines, given)
+    prefix = _prefix(lines, text, flows, setups, sites)
+    rest = [index for index in range(len(lines)) if index not in prefix]
+    moved = tuple(index + 1 for index in sorted(prefix) if rest and index > rest[0])
+    warnings = list(given.warnings)
+    warnings.extend(_early_libraries(prefix, sites, given, text))
+    from rewriter.lazy import plan_lazy
+
+    lazy = plan_lazy(lines, rest, sites, text, given) if given.lazy else None
+    if lazy is not None:
+        warnings.extend(lazy.warnings)
+    deferred = set(lazy.lines) if lazy is not None else set()
+    found: list[str] = []
+    reexports = _reexports(lines, sites, given, warnings, found) if given.reexport else {}
+    groups = _groups(lines, text, sorted(prefix), rest, sites, given, deferred, reexports)
+    return Layout(
+        prefix=tuple(sorted(prefix)),
+        groups=tuple(groups),
+        moved=moved,
+        sites=sites,
+        warnings=tuple(warnings),
+        lazy_names=lazy.names if lazy is not None else (),
+        stand_ins=lazy.stand_ins if lazy is not None else (),
+        setup_lines=tuple(sorted(setups)),
+        handlers_found=tuple(found),
+    )
+
+
+def _sites(lines: Sequence[Line], given: LayoutInput) -> list[ImportSite]:
+    from rewriter.analysis import module_level
+
+    sites = []
+    for index, line in enumerate(lines):
+        top = {id(statement) for statement in line.statements}
+        for node in module_level(line.statements):
+            if isinstance(node, (ast.Import, ast.ImportFrom)):
+                statement = ImportStatement.from_ast(node)
+                runtime = () if statement.is_future else given.is_runtime(statement)
+                sites.append(ImportSite(index, node, statement, id(node) in top, runtime))
+    return sites
+
+
+def _flow(line: Line, given: LayoutInput) -> NameFlow:
+    reads: set[str] = set()
+    binds: set[str] = set()
+    dynamic = False
+    for statement in line.statements:
+        flow = name_flow(statement)
+        reads |= flow.reads
+        binds |= flow.binds
+        dynamic = dynamic or flow.dynamic
+        if dynamic and isinstance(statement, ast.ImportFrom) and not flow.binds:
+            # A star import: its names are known when its module can be read.
+            names = _star_names(ImportStatement.from_ast(statement), given)
+            if names is not None:
+                binds |= names
+                dynamic = any(name_flow(other).dynamic for other in line.statements
+                              if other is not statement)
+    return NameFlow(frozenset(reads), frozenset(binds), dynamic)
+
+
+def _star_names(statement: ImportStatement, given: LayoutInput) -> set[str] | None:
+    if statement.kind != "star":
+        return None
+    path = given.locator.resolve(statement.module)
+    return given.exports.star_exports(path) if path is not None else None
+
+
+def _recognise(lines: Sequence[Line], given: LayoutInput) -> dict[int, Setup]:
+    recognizer = SetupRecognizer(given.prelude, given.package)
+    setups: dict[int, Setup] = {}
+    for index, line in enumerate(lines):
+        for statement in line.statements:
+            setup = recognizer.recognise(statement)
+            if setup is not None and index not in setups:
+                setups[index] = setup
+    return setups
+
+
+def _prefix(
+    lines: Sequence[Line],
+    text: SourceText,
+    flows: Sequence[NameFlow],
+    setups: dict[int, Setup],
+    sites: Sequence[ImportSite],
+) -> set[int]:
+    prefix = set(_header(lines))
+    reasons: dict[int, int] = {}  # prefix line -> the setup line that needs it
+    for index in setups:
+        prefix.add(index)
+        reasons[index] = index
+    runtime_lines = {site.line for site in sites if site.runtime}
+    pending = sorted(prefix)
+    while pending:
+        current = pending.pop()
+        needed = _dependencies(current, flows)
+        needed |= _blockers(current, lines, flows, setups, prefix, reasons)
+        for other in sorted(needed - prefix):
+            prefix.add(other)
+            reasons[other] = reasons.get(current, current)
+            pending.append(other)
+    for index in sorted(prefix):
+        if index in runtime_lines:
+            _refuse(index, reasons.get(index, index), lines, text, sites)
+    return prefix
+
+
+def _header(lines: Sequence[Line]) -> list[int]:
+    header = []
+    for index, line in enumerate(lines):
+        first = line.first
+        if index == 0 and _is_docstring(first) and len(line.statements) == 1:
+            header.append(index)
+        elif isinstance(first, ast.ImportFrom) and first.module == "__future__":
+            header.append(index)
+        else:
+            break
+    return header
+
+
+def _dependencies(index: int, flows: Sequence[NameFlow]) -> set[int]:
+    # For each name the line reads, the latest earlier line that binds it.
+    needed = set()
+    for name in flows[index].reads:
+        for earlier in range(index - 1, -1, -1):
+            if name in flows[earlier].binds or flows[earlier].dynamic:
+                needed.add(earlier)
+                break
+    return needed
+
+
+def _blockers(
+    index: int,
+    lines: Sequence[Line],
+    flows: Sequence[NameFlow],
+    setups: dict[int, Setup],
+    prefix: set[int],
+    reasons: dict[int, int],
+) -> set[int]:
+    # The lines before `index` that it may not jump: they come along.
+    setup = setups.get(reasons.get(index, index))
+    past_imports = setup is None or setup.moves_past_imports
+    blockers = set()
+    for earlier in range(index):
+        if earlier in prefix:
+            continue
+        line = lines[earlier]
+        if flows[index].conflicts_with(flows[earlier]):
+            blockers.add(earlier)
+        elif line.is_import and past_imports:
+            continue
+        elif not _inert(line):
+            blockers.add(earlier)
+    return blockers
+
+
+def _inert(line: Line) -> bool:
+    """True for lines whose running can neither see nor cause a setup effect."""
+    for statement in line.statements:
+        if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            if statement.decorator_list:
+                return False
+            if isinstance(statement, ast.ClassDef) and (statement.bases or statement.keywords):
+                return False
+            continue
+        if isinstance(statement, ast.Pass) or _is_docstring(statement):
+            continue
+        if isinstance(statement, (ast.Assign, ast.AnnAssign)) and statement.value is not None:
+            if all(_is_literal(node) for node in ast.walk(statement.value)):
+                continue
+        return False
+    return True
+
+
+def _is_literal(node: ast.AST) -> bool:
+    return isinstance(
+        node,
+        (ast.Constant, ast.Tuple, ast.List, ast.Set, ast.Dict, ast.Load, ast.UnaryOp, ast.USub,
+         ast.UAdd),
+    )
+
+
+def _is_docstring(statement: ast.stmt) -> bool:
+    return (
+        isinstance(statement, ast.Expr)
+        and isinstance(statement.value, ast.Constant)
+        and isinstance(statement.value.value, str)
+    )
+
+
+def _refuse(
+    index: int, reason: int, lines: Sequence[Line], text: SourceText, sites: Sequence[ImportSite]
+) -> None:
+    site = next(site for site in sites if site.line == index and site.runtime)
+    needer = lines[reason].first
+    where = f"{needer.lineno}:{text.column(needer)}"
+    if reason == index:
+        message = (
+            f"setup statement imports the runtime module {site.runtime[0]}, which must not load"
+            " before init; move that import out of the setup"
+        )
+    else:
+        message = (
+            f"the setup statement at {where} must run before init, but it needs this import of"
+            f" the runtime module {site.runtime[0]} (or code after it); move the setup above it"
+        )
+    raise RewriteError(message, site.node.lineno, text.column(site.node))
+
+
+def _early_libraries(
+    prefix: set[int], sites: Sequence[ImportSite], given: LayoutInput, text: SourceText
+) -> list[Diagnostic]:
+    warnings = []
+    for site in sites:
+        if site.line not in prefix or site.runtime:
+            continue
+        for module in site.statement.imported_modules():
+            top = module.lstrip(".").split(".", 1)[0]
+            if not module.startswith(".") and top in given.instrumented:
+                warnings.append(
+                    Diagnostic(
+                        f"{top} is imported before the init block, because the environment"
+                        " setup after it must run first; instrumentation that patches it at"
+                        " import time may miss names bound here",
+                        site.node.lineno,
+                        text.column(site.node),
+                    )
+                )
+    return warnings
+
+
+def _reexports(
+    lines: Sequence[Line],
+    sites: Sequence[ImportSite],
+    given: LayoutInput,
+    warnings: list[Diagnostic],
+    found: list[str],
+) -> dict[int, list[Reexport]]:
+    from rewriter.analysis import summarise_module
+
+    entry = summarise_module(ast.Module(body=[s for line in lines for s in line.statements],
+                                        type_ignores=[]))
+    pinned = [site for site in sites if site.runtime and site.top_level]
+    by_line: dict[int, list[Reexport]] = {}
+    for name in given.handlers:
+        if name in entry.defined:
+            found.append(name)
+            continue
+        if _from_star(name, pinned, given):
+            # A star import binds it at module level already, where type
+            # checkers and tracers see it; an explicit import of it would be
+            # an unused import to pyflakes.
+            found.append(name)
+            continue
+        # Binding a name the entry does not have is only done on request:
+        # a runtime module may well define a `handler` that is no handler.
+        located = _from_module(name, pinned, given) if given.explicit_handlers else None
+        if located is None:
+            if given.explicit_handlers:
+                warnings.append(
+                    Diagnostic(f"handler {name!r} is not exported by the entry or its runtime")
+                )
+            continue
+        line, module = located
+        by_line.setdefault(line, []).append(Reexport(name, module))
+        found.append(name)
+    if not given.explicit_handlers and not found and given.handlers:
+        warnings.append(
+            Diagnostic(
+                f"none of the handler names {', '.join(given.handlers)} is exported"
+                " by the entry or its runtime"
+            )
+        )
+    return by_line
+
+
+def _from_star(
+    name: str, sites: Sequence[ImportSite], given: LayoutInput
+) -> tuple[int, str] | None:
+    # The last star import that provides the name wins, as at run time.
+    for site in reversed(sites):
+        if site.statement.kind == "star" and name in (_star_names(site.statement, given) or ()):
+            return site.line, site.statement.module
+    return None
+
+
+def _from_module(
+    name: str, sites: Sequence[ImportSite], given: LayoutInput
+) -> tuple[int, str] | None:
+    from rewriter.bindings import submodule_name
+
+    for site in sites:
+        statement = site.statement
+        if statement.kind == "import":
+            modules = [alias.name for alias in statement.names if alias.asname]
+        elif statement.kind == "from":
+            modules = [submodule_name(statement.module, alias.name) for alias in statement.names]
+        else:
+            continue
+        for module in modules:
+            path = given.locator.resolve(module)
+            summary = given.exports.summary(path) if path is not None else None
+            if summary is not None and name in summary.defined:
+                return site.line, module
+    return None
+
+
+def _groups(
+    lines: Sequence[Line],
+    text: SourceText,
+    prefix: Sequence[int],
+    rest: Sequence[int],
+    sites: Sequence[ImportSite],
+    given: LayoutInput,
+    deferred: set[int],
+    reexports: dict[int, list[Reexport]],
+) -> list[Group]:
+    state = _CodeState()
+    for index in prefix:
+        state.read(lines[index], text)
+    runtime_top = {site.line for site in sites if site.runtime and site.top_level}
+    groups: list[Group] = []
+    for index in rest:
+        line = lines[index]
+        late = state.read(line, text)
+        if index in deferred:
+            kind: GroupKind = "mirror"
+        elif late or (given.pin_runtime and index in runtime_top):
+            kind = "pin"
+        else:
+            kind = "plain"
+        items = [Item(line=index)]
+        if kind == "pin":
+            items.extend(Item(reexport=reexport) for reexport in reexports.get(index, ()))
+        if groups and kind != "plain" and groups[-1].kind == kind:
+            groups[-1] = Group(kind, (*groups[-1].items, *items))
+        else:
+            groups.append(Group(kind, tuple(items)))
+    return groups
+
+
+class _CodeState:
+    """pycodestyle's E402 state, read line by line (``module_imports_on_top_of_file``)."""
+
+    def __init__(self) -> None:
+        self.seen_code = False
+        self.seen_docstring = False
+
+    def read(self, line: Line, text: SourceText) -> bool:
+        """Advance over ``line``; True when it is an import pycodestyle reports as E402."""
+        first = text.line_text(line.lineno)[text.column(line.first) - 1 :]
+        physical = (text.line_text(number) for number in range(line.lineno, line.end_lineno + 1))
+        if any(_NOQA.search(physical_line) for physical_line in physical):
+            return False  # pycodestyle skips a logical line with `# noqa` entirely
+        if first.startswith(("import ", "from ")):
+            return self.seen_code
+        if _DUNDER.match(first) or first.startswith(_ALLOWED_KEYWORDS):
+            return False
+        if _STRING.match(first) and not self.seen_docstring:
+            self.seen_docstring = True
+        else:
+            self.seen_code = True
+        return False

@@ -1,0 +1,156 @@
+"""Lazy mode: which runtime imports wait for first use, and their stand-ins.
+
+A deferred import runs on the first use of any name it binds, from the
+entry's module ``__getattr__`` (PEP 562) or from a handler stand-in. Lazy
+mode keeps what other code sees of the entry, or keeps an import eager and
+says why:
+
+- the deferred imports run together, in their original order, so modules
+  that depend on each other's import order see what they saw before. Only
+  the runtime imports after the last one that must stay eager are deferred;
+- an import stays eager when the entry's own code uses or rebinds a name it
+  binds (global lookups inside the module never reach ``__getattr__``), when
+  it is nested in ``if``/``try``/``with`` (an optional import must fail, or
+  not, at import time), when it is a star import (its names are only known
+  once it runs), or when it shares its line with other statements;
+- a handler gets a stand-in of its call kind only when the kind is certain:
+  a plain, undecorated ``def`` or ``async def`` at the top of its runtime
+  module, bound once. Any other handler is served by ``__getattr__`` on
+  first access.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from rewriter.analysis import module_level
+from rewriter.bindings import ImportStatement
+from rewriter.errors import Diagnostic
+from rewriter.lines import Line, SourceText
+
+if TYPE_CHECKING:
+    from rewriter.layout import ImportSite, LayoutInput
+
+
+@dataclass(frozen=True)
+class StandIn:
+    """A handler stand-in: the handler's name and whether it is ``async def``."""
+
+    name: str
+    is_async: bool
+
+
+@dataclass(frozen=True)
+class LazyPlan:
+    """The original lines deferred to first use, the names they bind, and why others are not."""
+
+    lines: tuple[int, ...]
+    names: tuple[str, ...]
+    stand_ins: tuple[StandIn, ...]
+    warnings: tuple[Diagnostic, ...]
+
+
+def plan_lazy(
+    lines: Sequence[Line],
+    rest: Sequence[int],
+    sites: Sequence[ImportSite],
+    text: SourceText,
+    given: LayoutInput,
+) -> LazyPlan:
+    """Decide which runtime import lines of ``rest`` lazy mode defers."""
+    usage = _Usage.read(lines)
+    rest_set = set(rest)
+    runtime = [site for site in sites if site.runtime and site.line in rest_set]
+    reasons = {id(site): _eager_reason(site, lines, usage) for site in runtime}
+    # The deferred imports are the runtime imports after the last eager one.
+    last_eager = max(
+        (position for position, site in enumerate(runtime) if reasons[id(site)] is not None),
+        default=-1,
+    )
+    warnings = []
+    for position, site in enumerate(runtime):
+        reason = reasons[id(site)]
+        if reason is None and position < last_eager:
+            blocker = runtime[last_eager].node
+            reason = (
+                "a later runtime import (line"
+                f" {blocker.lineno}) stays eager, and the runtime must load in its order"
+            )
+        if reason is not None:
+            warnings.append(
+                Diagnostic(
+                    f"lazy: this import stays eager: {reason}",
+                    site.node.lineno,
+                    text.column(site.node),
+                )
+            )
+    deferred = runtime[last_eager + 1 :]
+    names = tuple(name for site in deferred for name in site.statement.bound_names)
+    stand_ins = tuple(_stand_ins(deferred, given))
+    return LazyPlan(
+        tuple(sorted({site.line for site in deferred})), names, stand_ins, tuple(warnings)
+    )
+
+
+def _eager_reason(site: ImportSite, lines: Sequence[Line], usage: _Usage) -> str | None:
+    if not site.top_level:
+        return "it is inside a block, so whether it fails must be known at import time"
+    if site.statement.kind == "star":
+        return "the names of a star import are known only when it runs"
+    if len(lines[site.line].statements) != 1:
+        return "it shares its line with other statements"
+    for name in site.statement.bound_names:
+        if not usage.is_free(name):
+            return f"the entry itself uses or rebinds {name!r}"
+    return None
+
+
+def _stand_ins(deferred: Sequence[ImportSite], given: LayoutInput) -> list[StandIn]:
+    stand_ins = []
+    for site in deferred:
+        statement = site.statement
+        if statement.kind != "from":
+            continue
+        path = given.locator.resolve(statement.module)
+        summary = given.exports.summary(path) if path is not None else None
+        if summary is None:
+            continue
+        for alias in statement.names:
+            kind = summary.functions.get(alias.name)
+            if alias.bound in given.handlers and kind is not None:
+                stand_ins.append(StandIn(alias.bound, kind))
+    return stand_ins
+
+
+@dataclass(frozen=True)
+class _Usage:
+    """The names the entry's own code reads or binds, outside its import statements."""
+
+    used: frozenset[str]
+    import_bindings: Counter[str]
+
+    @classmethod
+    def read(cls, lines: Sequence[Line]) -> _Usage:
+        used: set[str] = set()
+        bindings: Counter[str] = Counter()
+        for line in lines:
+            for statement in line.statements:
+                for node in ast.walk(statement):
+                    if isinstance(node, ast.Name):
+                        used.add(node.id)
+                    elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                        used.add(node.name)
+                    elif isinstance(node, ast.Global | ast.Nonlocal):
+                        used.update(node.names)
+                for node in module_level([statement]):
+                    if isinstance(node, (ast.Import, ast.ImportFrom)):
+                        bindings.update(ImportStatement.from_ast(node).bound_names)
+        return cls(frozenset(used), bindings)
+
+    def is_free(self, name: str) -> bool:
+        """True if only its one import binds ``name`` and nothing else touches it."""
+        return name not in self.used and self.import_bindings[name] <= 1

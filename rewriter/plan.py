@@ -1,0 +1,274 @@
+"""The analysis of one entry, with ``ast`` alone: what the rewrite would do.
+
+``analyse`` takes an entry apart (``rewriter.generated``), plans its layout
+(``rewriter.layout``), renders what the generated blocks must contain, and
+tells whether the entry already is exactly that (``EntryPlan.unchanged``).
+The rewrite (``rewriter.core``), the fast path of a second run, ``--check``
+(``rewriter.verify``) and ``--undo`` all start from it, so they cannot
+disagree. LibCST is needed only to change text.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+from rewriter.blocks import BLOCK_TEMPLATE, LAZY_TEMPLATE, block_context, block_kind, lazy_context
+from rewriter.config import Settings
+from rewriter.context import Context, unmatched_runtime_patterns
+from rewriter.errors import ConfigError, Diagnostic, RewriteError
+from rewriter.generated import PIN_ERROR, Part, Recovery, digest, recover
+from rewriter.layout import Layout, LayoutInput, plan_layout
+from rewriter.lines import Line, SourceText
+from rewriter.tree import SourceTree
+
+
+@dataclass
+class EntryPlan:
+    """One entry, taken apart and planned. Build it with ``analyse``."""
+
+    source: str
+    settings: Settings
+    text: SourceText
+    module: ast.Module
+    recovery: Recovery
+    lines: list[Line]
+    context: Context
+    layout: Layout
+    block_template: str
+    block_variables: dict[str, Any]
+    lazy_variables: dict[str, Any] | None
+    pin_error: str
+    warnings: list[Diagnostic] = field(default_factory=list)
+
+    @cached_property
+    def block_text(self) -> str:
+        """The rendered block (the ``try`` statement, without its marker)."""
+        from rewriter.templates import render_text
+
+        return render_text(self.block_template, "\n", **self.block_variables)
+
+    @cached_property
+    def lazy_text(self) -> str | None:
+        """The rendered lazy block, if the entry defers imports to first use."""
+        if self.lazy_variables is None:
+            return None
+        from rewriter.templates import render_text
+
+        return render_text(LAZY_TEMPLATE, "\n", **self.lazy_variables)
+
+    def marker_text(self, kind: str, code: str, moved: tuple[int, ...] = ()) -> str:
+        """The marker comments of a block of ``kind`` whose code is ``code``."""
+        from rewriter.templates import render_text
+
+        statement = ast.parse(code).body[0]
+        text = render_text("marker.py.j2", "\n", kind=kind, digest=digest(statement), moved=moved)
+        return text.rsplit("pass", 1)[0]
+
+    @property
+    def kind(self) -> str:
+        """``init`` or ``preload``: which block the entry gets."""
+        return block_kind(self.settings)
+
+    @cached_property
+    def unchanged(self) -> bool:
+        """True when the entry already is what the rewrite would make of it."""
+        return _matches(self)
+
+    @property
+    def runtime_modules(self) -> tuple[str, ...]:
+        """The runtime modules the entry imports, as written, one per statement."""
+        return tuple(
+            site.statement.module or site.statement.names[0].name
+            for site in self.layout.runtime_sites
+        )
+
+
+def analyse(
+    source: str,
+    settings: Settings,
+    *,
+    path: str | None = None,
+    tree: SourceTree | None = None,
+) -> EntryPlan:
+    """Take ``source`` apart and plan its rewrite.
+
+    Raises ``RewriteError`` for text CPython rejects, generated code that
+    was edited by hand, and setup that cannot run before init;
+    ``ConfigError`` for settings that do not fit the entry.
+    """
+    try:
+        module = ast.parse(source)
+    except SyntaxError as error:
+        raise RewriteError(
+            f"cannot parse: {error.msg}", error.lineno or 1, error.offset or 1
+        ) from None
+    text = SourceText(source)
+    recovery = recover(module, text)
+    if recovery.problems:
+        message, line, column = recovery.problems[0]
+        raise RewriteError(
+            f"{message}; restore it (rewriter regenerates it on every run) or delete it",
+            line,
+            column,
+        )
+    lines = [original.line for original in recovery.lines]
+    context = Context.create(settings, path, tree)
+    if settings.lazy and _defines_getattr(lines):
+        raise ConfigError("lazy mode needs the module __getattr__, and the entry defines one")
+    deferring = settings.mode == "dynamic-import" or settings.lazy
+    given = LayoutInput(
+        is_runtime=context.classifier.runtime_modules,
+        locator=context.locator,
+        exports=context.exports,
+        pin_runtime=deferring,
+        prelude=settings.prelude,
+        package=".".join(context.entry.package),
+        instrumented=settings.instrumented,
+        handlers=settings.handlers,
+        explicit_handlers=settings.handler is not None,
+        reexport=deferring,
+        lazy=settings.lazy,
+    )
+    layout = plan_layout(lines, text, given)
+    statements = [s for line in lines for s in line.statements]
+    bound = _top_level_names(statements)
+    mirrors = [group for group in layout.groups if group.kind == "mirror"]
+    type_checking_before = "TYPE_CHECKING" in _top_level_names(
+        [s for index in layout.prefix for s in lines[index].statements]
+    )
+    lazy_variables = None
+    if mirrors:
+        lazy_variables = lazy_context(
+            layout,
+            layout.stand_ins,
+            star_fallback="__all__" not in bound,
+            delete_type_checking="TYPE_CHECKING" not in bound,
+        )
+    variables = block_context(
+        settings, context, layout, bind_type_checking=bool(mirrors) and not type_checking_before
+    )
+    warnings = list(layout.warnings)
+    warnings.extend(
+        unmatched_runtime_patterns(
+            settings.runtime, (site.statement for site in layout.sites), context.locator
+        )
+    )
+    return EntryPlan(
+        source=source,
+        settings=settings,
+        text=text,
+        module=module,
+        recovery=recovery,
+        lines=lines,
+        context=context,
+        layout=layout,
+        block_template=BLOCK_TEMPLATE,
+        block_variables=variables,
+        lazy_variables=lazy_variables,
+        pin_error=_fresh_name(PIN_ERROR, module),
+        warnings=warnings,
+    )
+
+
+def _defines_getattr(lines: list[Line]) -> bool:
+    return "__getattr__" in _top_level_names([s for line in lines for s in line.statements])
+
+
+def _top_level_names(statements: list[ast.stmt]) -> set[str]:
+    from rewriter.analysis import summarise_module
+
+    return summarise_module(ast.Module(body=statements, type_ignores=[])).defined
+
+
+def _fresh_name(base: str, module: ast.Module) -> str:
+    # The name the pins' `except` clause binds (and unbinds): one the
+    # entry's own code never uses. The pins of an earlier run do not count.
+    from rewriter.generated import is_pin
+
+    used: set[str] = set()
+    for statement in module.body:
+        if isinstance(statement, ast.Try) and is_pin(statement):
+            continue
+        for node in ast.walk(statement):
+            if isinstance(node, ast.Name):
+                used.add(node.id)
+            elif isinstance(node, ast.ExceptHandler) and node.name:
+                used.add(node.name)
+    candidate, number = base, 0
+    while candidate in used:
+        number += 1
+        candidate = f"{base}_{number}"
+    return candidate
+
+
+def _matches(plan: EntryPlan) -> bool:
+    parts = plan.recovery.parts
+    recovery = plan.recovery
+    layout = plan.layout
+    if recovery.block is None or recovery.block != len(layout.prefix):
+        return False
+    for position, index in enumerate(layout.prefix):
+        original = recovery.lines[index]
+        if original.part != position or original.inner is not None:
+            return False
+    block = parts[recovery.block]
+    if not _same_generated(plan, block, plan.block_text, plan.kind, layout.moved):
+        return False
+    position = recovery.block + 1
+    for group in layout.groups:
+        if group.kind == "plain":
+            for index in group.lines:
+                original = recovery.lines[index]
+                if original.part != position or original.inner is not None:
+                    return False
+                position += 1
+            continue
+        if position >= len(parts) or not _same_wrapper(plan, parts[position], position, group):
+            return False
+        position += 1
+    if plan.lazy_text is not None:
+        if position >= len(parts) or parts[position].kind != "lazy":
+            return False
+        if not _same_generated(plan, parts[position], plan.lazy_text, "lazy", ()):
+            return False
+        position += 1
+    return position == len(parts)
+
+
+def _same_generated(
+    plan: EntryPlan, part: Part, code: str, kind: str, moved: tuple[int, ...]
+) -> bool:
+    statement = part.line.first
+    expected = ast.parse(code).body[0]
+    if ast.dump(statement) != ast.dump(expected):
+        return False
+    marker = plan.marker_text(kind, code, moved).splitlines()
+    start = statement.lineno - len(marker)
+    if start < 1:
+        return False
+    present = [plan.text.line_text(number) for number in range(start, statement.lineno)]
+    if present != marker:
+        return False
+    return start == 1 or not plan.text.line_text(start - 1).strip()
+
+
+def _same_wrapper(plan: EntryPlan, part: Part, position: int, group: Any) -> bool:
+    if part.kind != group.kind:
+        return False
+    held = [i for i, line in enumerate(plan.recovery.lines) if line.part == position]
+    if held != list(group.lines):
+        return False
+    expected = [
+        f"from {item.reexport.module} import {item.reexport.name}"
+        for item in group.items
+        if item.reexport is not None
+    ]
+    present = []
+    for index in sorted(part.reexports):
+        line = part.inner[index]
+        text = plan.text.line_text(line.lineno).strip()
+        present.append(text.split("#", 1)[0].strip())
+    return present == expected

@@ -1,0 +1,185 @@
+"""Putting the rewritten entry together as LibCST nodes.
+
+The analysis (``rewriter.generated`` and ``rewriter.layout``) works on
+``ast``; this module applies its result to the LibCST tree by position: the
+``i``-th top-level part of the recovery is ``module.body[i]``, and the
+``j``-th line inside a pin or mirror is ``module.body[i].body.body[j]``.
+
+Every original line keeps its own text, comments and blank lines. The
+generated pieces (block, pins, mirrors, re-exports, the lazy block) bring
+their own leading lines, and a pin or mirror takes over the leading lines of
+its first line, so that taking them away again (``recover_lines``) gives back
+the original text byte for byte.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import libcst as cst
+
+from rewriter.generated import Recovery
+from rewriter.layout import Group, Layout
+from rewriter.templates import render_statements
+
+Statement = cst.SimpleStatementLine | cst.BaseCompoundStatement
+
+
+@dataclass(frozen=True)
+class Pieces:
+    """The generated statements for one entry, already rendered.
+
+    ``block`` and ``lazy`` carry their marker comments as leading lines.
+    ``pin_error`` is the name the pins' ``except`` clause binds.
+    """
+
+    block: Statement
+    lazy: Statement | None
+    pin_error: str
+
+
+def recover_lines(module: cst.Module, recovery: Recovery) -> list[Statement]:
+    """The original top-level lines of ``module``, in their original order."""
+    _check_alignment(module, recovery)
+    lines: list[Statement] = []
+    for original in recovery.lines:
+        node = module.body[original.part]
+        if original.inner is None:
+            lines.append(node)
+            continue
+        inner = _inner_body(node)[original.inner]
+        if original.inner == _first_original(recovery, original.part):
+            # The wrapper took over the first line's leading lines.
+            inner = inner.with_changes(
+                leading_lines=[*node.leading_lines, *inner.leading_lines]
+            )
+        lines.append(inner)
+    return lines
+
+
+def assemble(
+    module: cst.Module,
+    recovery: Recovery,
+    layout: Layout,
+    pieces: Pieces,
+    render_reexport: Callable[[str, str], Statement],
+) -> cst.Module:
+    """``module`` rewritten as ``layout`` says, with the generated ``pieces``.
+
+    ``render_reexport(module, name)`` renders one re-export line.
+    """
+    lines = recover_lines(module, recovery)
+    body: list[cst.BaseStatement] = [lines[index] for index in layout.prefix]
+    body.append(_block(module, recovery, pieces.block, above=bool(body)))
+    newline = module.default_newline
+    for group in layout.groups:
+        if group.kind == "plain":
+            body.extend(lines[index] for index in group.lines)
+            continue
+        existing = _existing_wrapper(module, recovery, group)
+        if existing is not None:
+            body.append(existing)
+            continue
+        statements: list[Statement] = []
+        for item in group.items:
+            if item.line is not None:
+                statements.append(lines[item.line])
+            else:
+                assert item.reexport is not None
+                statements.append(render_reexport(item.reexport.module, item.reexport.name))
+        template = "pin.py.j2" if group.kind == "pin" else "mirror.py.j2"
+        wrapper = render_statements(
+            template, newline, error=pieces.pin_error, note=_pin_note()
+        )[0]
+        body.append(_wrap(wrapper, statements))
+    if pieces.lazy is not None:
+        body.append(pieces.lazy)
+    return module.with_changes(body=body)
+
+
+def _pin_note() -> str:
+    from rewriter.generated import PIN_NOTE
+
+    return PIN_NOTE
+
+
+def _check_alignment(module: cst.Module, recovery: Recovery) -> None:
+    if len(module.body) != len(recovery.parts):
+        raise AssertionError(
+            f"LibCST sees {len(module.body)} top-level lines where ast sees"
+            f" {len(recovery.parts)}"
+        )
+
+
+def _inner_body(node: cst.CSTNode) -> Sequence[Statement]:
+    assert isinstance(node, (cst.Try, cst.If)) and isinstance(node.body, cst.IndentedBlock)
+    return node.body.body  # type: ignore[return-value]
+
+
+def _first_original(recovery: Recovery, part: int) -> int:
+    return min(
+        (line.inner for line in recovery.lines if line.part == part and line.inner is not None),
+        default=0,
+    )
+
+
+def _block(
+    module: cst.Module, recovery: Recovery, block: Statement, *, above: bool
+) -> Statement:
+    # A formatter may have reflowed the existing block: keep its text when
+    # it means the same as the new one.
+    if recovery.block is not None:
+        existing = module.body[recovery.block]
+        if _same_code(existing, block):
+            block = existing.with_changes(leading_lines=block.leading_lines)
+    header_ends_blank = bool(module.header) and module.header[-1].comment is None
+    if above or (module.header and not header_ends_blank):
+        block = block.with_changes(leading_lines=[cst.EmptyLine(), *block.leading_lines])
+    return block
+
+
+def _same_code(left: cst.CSTNode, right: cst.CSTNode) -> bool:
+    def dump(node: cst.CSTNode) -> str:
+        code = cst.Module(body=[node.with_changes(leading_lines=())]).code  # type: ignore[list-item]
+        return ast.dump(ast.parse(code))
+
+    return dump(left) == dump(right)
+
+
+def _existing_wrapper(module: cst.Module, recovery: Recovery, group: Group) -> Statement | None:
+    # A pin or mirror that already holds exactly these lines stays as it is.
+    parts = {recovery.lines[index].part for index in group.lines}
+    if len(parts) != 1:
+        return None
+    (part_index,) = parts
+    part = recovery.parts[part_index]
+    if part.kind != group.kind:
+        return None
+    held = [index for index, line in enumerate(recovery.lines) if line.part == part_index]
+    if held != list(group.lines):
+        return None
+    node = module.body[part_index]
+    inner = _inner_body(node)
+    present = [
+        cst.Module(body=[inner[index].with_changes(leading_lines=())]).code
+        for index in sorted(part.reexports)
+    ]
+    expected = [
+        f"from {item.reexport.module} import {item.reexport.name}"
+        for item in group.items
+        if item.reexport is not None
+    ]
+    if [text.split("#", 1)[0].strip() for text in present] != expected:
+        return None
+    return node
+
+
+def _wrap(wrapper: Statement, statements: list[Statement]) -> Statement:
+    assert isinstance(wrapper, (cst.Try, cst.If)) and isinstance(wrapper.body, cst.IndentedBlock)
+    first, *others = statements
+    leading = first.leading_lines
+    first = first.with_changes(leading_lines=())
+    body = wrapper.body.with_changes(body=[first, *others])
+    return wrapper.with_changes(leading_lines=leading, body=body)
