@@ -9,12 +9,12 @@ from __future__ import annotations
 import argparse
 import difflib
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import IO
 
-from rewriter.config import MODES, Settings, find_pyproject, load_table, merge_layers
-from rewriter.errors import ConfigError, RewriteError
+from rewriter.config import MODES, Settings, find_pyproject, key_position, load_table, merge_layers
+from rewriter.errors import ConfigError, Diagnostic, RewriteError
 from rewriter.report import BuildReport, FileReport, file_line
 
 EXIT_USAGE = 2
@@ -116,7 +116,7 @@ def _settings_by_path(
             try:
                 settings_for[pyproject] = Settings.from_mapping(merge_layers(table, overrides))
             except ConfigError as error:
-                raise _UsageError(f"error: {error.diagnostic.message}") from None
+                raise _setting_error(error, pyproject, table, overrides) from None
         settings = settings_for[pyproject]
         try:
             entries = [] if path == STDIN else expand_paths([Path(path)], settings)
@@ -124,6 +124,20 @@ def _settings_by_path(
             raise _UsageError(error.diagnostic.format(path)) from None
         groups.append((path, settings, entries))
     return groups
+
+
+def _setting_error(
+    error: ConfigError,
+    pyproject: Path | None,
+    table: Mapping[str, object],
+    overrides: Mapping[str, object],
+) -> _UsageError:
+    """The line for an error about a setting: at its key when the pyproject.toml set it."""
+    key = error.key
+    if pyproject is None or key is None or key not in table or key in overrides:
+        return _UsageError(f"error: {error.diagnostic.message}")
+    line, column = key_position(pyproject, key)
+    return _UsageError(Diagnostic(error.diagnostic.message, line, column).format(str(pyproject)))
 
 
 def _rewrite_stdin(settings: Settings, *, check: bool, diff: bool) -> FileReport:
