@@ -18,6 +18,7 @@ from typing import Any, Literal, get_args
 from rewriter.errors import ConfigError
 from rewriter.names import (
     check_dotted_name,
+    check_entry_point_name,
     check_identifier,
     check_relative_file,
 )
@@ -156,7 +157,8 @@ class Settings:
             if not isinstance(getattr(self, flag), bool):
                 raise ConfigError(f"{flag} must be true or false, got {getattr(self, flag)!r}")
         for name in self.preload:
-            check_identifier(name, "preload integration")
+            # Entry-point names reach generated code only as string literals.
+            check_entry_point_name(name, "preload integration")
         for module in (*self.prelude, *self.instrumented):
             check_dotted_name(module, "module name")
         for init_file in self.init_files:

@@ -52,8 +52,8 @@ HANDLER_FIX = "add --lazy (lazy = true), or remove handler"
     ("argv", "message"),
     [
         pytest.param(
-            ["--preload", "flask", "--preload", "requests"],
-            "preload 'flask', 'requests' is read only in preload mode, and the mode is "
+            ["--preload", "flask", "--preload", "aws-lambda"],
+            "preload 'flask', 'aws-lambda' is read only in preload mode, and the mode is "
             f"'dynamic-import': {PRELOAD_FIX} preload",
             id="preload in dynamic-import mode",
         ),
@@ -161,10 +161,10 @@ def test_options_that_the_mode_reads_are_accepted_from_any_layer(
 def test_each_key_of_pyproject_is_checked_on_its_own(tmp_path: Path) -> None:
     """The mode may come from the command line, so the table alone is no usage error."""
     (tmp_path / "pyproject.toml").write_text(
-        '[tool.rewriter]\npreload = ["flask"]\npreload_group = "mine"\nhandler = ["app"]\n'
+        '[tool.rewriter]\npreload = ["aws-lambda"]\npreload_group = "mine"\nhandler = ["app"]\n'
     )
     assert load_table(tmp_path / "pyproject.toml") == {
-        "preload": ("flask",),
+        "preload": ("aws-lambda",),
         "preload_group": "mine",
         "handler": ("app",),
     }
@@ -182,3 +182,27 @@ def test_the_library_refuses_them_too(values: dict[str, object], key: str) -> No
     with pytest.raises(ConfigError, match="is read only") as raised:
         Settings.from_mapping(values)
     assert raised.value.key == key
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param("a=b", id="equals sign"),
+        pytest.param("[extra", id="leading bracket"),
+        pytest.param(" flask", id="leading space"),
+        pytest.param("flask ", id="trailing space"),
+        pytest.param("fla\nsk", id="newline"),
+        pytest.param("", id="empty"),
+    ],
+)
+def test_a_preload_name_must_be_an_entry_point_name(
+    project: Path, capsys: pytest.CaptureFixture[str], name: str
+) -> None:
+    line = refused(capsys, project, "--mode", "preload", f"--preload={name}")
+    assert line.startswith("error: preload integration must be an entry point name ")
+    assert line.endswith(f"got {name!r}")
+
+
+@pytest.mark.parametrize("name", ["aws-lambda", "aiohttp-client", "a.b", "x y", "ünï"])
+def test_entry_point_names_that_are_not_identifiers_are_accepted(name: str) -> None:
+    assert Settings(mode="preload", preload=(name,)).preload == (name,)
