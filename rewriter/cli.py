@@ -9,12 +9,12 @@ from __future__ import annotations
 import argparse
 import difflib
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import IO
 
-from rewriter.config import MODES, Settings, find_pyproject, load_table, merge_layers
-from rewriter.errors import ConfigError, RewriteError
+from rewriter.config import MODES, Settings, find_pyproject, key_position, load_table, merge_layers
+from rewriter.errors import ConfigError, Diagnostic, RewriteError
 from rewriter.report import BuildReport, FileReport, file_line
 
 EXIT_USAGE = 2
@@ -42,6 +42,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exit_:
         return exit_.code if isinstance(exit_.code, int) else EXIT_USAGE
+    from rewriter.preload import resolving_once
+
+    # Preload integrations are resolved once per run, before any file.
+    with resolving_once():
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     overrides = {
         name: tuple(value) if isinstance(value, list) else value
         for name in _SETTING_OPTIONS
@@ -56,6 +64,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except _UsageError as error:
         print(error, file=sys.stderr)
         return EXIT_USAGE
+    if not args.quiet:
+        for message in _skipped_integrations(settings for _, settings, _ in groups):
+            print(f"warning: {message}", file=sys.stderr)
 
     from rewriter.runner import run_entries
 
@@ -102,6 +113,7 @@ def _settings_by_path(
 ) -> list[tuple[str, Settings, list[Path]]]:
     """Settings and entries for every PATH, all checked before anything is written."""
     from rewriter.files import expand_paths
+    from rewriter.preload import preload_plan
 
     settings_for: dict[Path | None, Settings] = {}
     groups = []
@@ -114,9 +126,11 @@ def _settings_by_path(
             except ConfigError as error:
                 raise _UsageError(error.diagnostic.format(str(pyproject))) from None
             try:
-                settings_for[pyproject] = Settings.from_mapping(merge_layers(table, overrides))
+                settings = Settings.from_mapping(merge_layers(table, overrides))
+                preload_plan(settings)  # what is wrong with the environment, before any file
             except ConfigError as error:
-                raise _UsageError(f"error: {error.diagnostic.message}") from None
+                raise _setting_error(error, pyproject, table, overrides) from None
+            settings_for[pyproject] = settings
         settings = settings_for[pyproject]
         try:
             entries = [] if path == STDIN else expand_paths([Path(path)], settings)
@@ -124,6 +138,28 @@ def _settings_by_path(
             raise _UsageError(error.diagnostic.format(path)) from None
         groups.append((path, settings, entries))
     return groups
+
+
+def _setting_error(
+    error: ConfigError,
+    pyproject: Path | None,
+    table: Mapping[str, object],
+    overrides: Mapping[str, object],
+) -> _UsageError:
+    """The line for an error about a setting: at its key when the pyproject.toml set it."""
+    key = error.key
+    if pyproject is None or key is None or key not in table or key in overrides:
+        return _UsageError(f"error: {error.diagnostic.message}")
+    line, column = key_position(pyproject, key)
+    return _UsageError(Diagnostic(error.diagnostic.message, line, column).format(str(pyproject)))
+
+
+def _skipped_integrations(settings: Iterable[Settings]) -> list[str]:
+    """The warnings about unusable entry points that preload mode skipped, once each."""
+    from rewriter.preload import preload_plan
+
+    plans = [plan for plan in map(preload_plan, settings) if plan is not None]
+    return list(dict.fromkeys(message for plan in plans for message in plan.skipped))
 
 
 def _rewrite_stdin(settings: Settings, *, check: bool, diff: bool) -> FileReport:

@@ -18,6 +18,7 @@ from typing import Any, Literal, get_args
 from rewriter.errors import ConfigError
 from rewriter.names import (
     check_dotted_name,
+    check_entry_point_name,
     check_identifier,
     check_relative_file,
 )
@@ -157,7 +158,8 @@ class Settings:
         if not isinstance(self.guard, bool) and self.guard != "strict":
             raise ConfigError(f"guard must be true, false or 'strict', got {self.guard!r}")
         for name in self.preload:
-            check_identifier(name, "preload integration")
+            # Entry-point names reach generated code only as string literals.
+            check_entry_point_name(name, "preload integration")
         for module in self.instrumented:
             check_dotted_name(module, "module name")
         for module in self.prelude:
@@ -170,6 +172,7 @@ class Settings:
             raise ConfigError(f"max_size must be a positive integer, got {self.max_size!r}")
         if self.jobs is not None and not _positive_int(self.jobs):
             raise ConfigError(f"jobs must be a positive integer, got {self.jobs!r}")
+        _check_options_are_read(self)
 
     @classmethod
     def from_mapping(cls, mapping: Mapping[str, object]) -> Settings:
@@ -223,6 +226,44 @@ class Settings:
 
 SETTING_KEYS: tuple[str, ...] = tuple(f.name for f in fields(Settings))
 _FIELD_DEFAULTS: dict[str, object] = {f.name: f.default for f in fields(Settings)}
+# Settings under which every option is read, so that one key can be checked
+# on its own (the mode may come from another layer, the command line say).
+_EVERY_OPTION_READ: dict[str, object] = {"mode": "preload", "lazy": True}
+
+
+def _check_options_are_read(settings: Settings) -> None:
+    """Raise ConfigError (with its ``key``) for an option that the chosen mode ignores.
+
+    An option left unread is one the user believes in: preload names outside
+    preload mode, and handler names where runtime imports are not deferred
+    (the entry's own imports then bind the handlers; see
+    ``rewriter.core.defers_imports``).
+    """
+    mode = settings.mode
+    if mode != "preload":
+        if settings.preload:
+            names = ", ".join(map(repr, settings.preload))
+            raise ConfigError(
+                f"preload {names} is read only in preload mode, and the mode is {mode!r}: "
+                'add --mode preload (mode = "preload"), or remove preload',
+                key="preload",
+            )
+        if settings.preload_group != _FIELD_DEFAULTS["preload_group"]:
+            raise ConfigError(
+                f"preload_group {settings.preload_group!r} is read only in preload mode, and "
+                f'the mode is {mode!r}: add --mode preload (mode = "preload"), or remove '
+                "preload_group",
+                key="preload_group",
+            )
+    if settings.handler is not None and mode != "dynamic-import" and not settings.lazy:
+        names = ", ".join(map(repr, settings.handler))
+        raise ConfigError(
+            f"handler {names} is read only where runtime imports are deferred "
+            f"(dynamic-import mode, or --lazy), and in {mode} mode the entry's own imports "
+            "bind the handlers: add --lazy (lazy = true), or remove handler",
+            key="handler",
+        )
+
 
 TABLE = "[tool.rewriter]"
 
@@ -285,10 +326,24 @@ def load_table(pyproject_path: str | os.PathLike[str]) -> dict[str, object]:
     values = _lists_to_tuples(table)
     for key, value in values.items():
         try:
-            Settings.from_mapping({key: value})
+            Settings.from_mapping({**_EVERY_OPTION_READ, key: value})
         except ConfigError as error:
             raise ConfigError(error.diagnostic.message, *_key_position(text, key)) from None
     return values
+
+
+def key_position(pyproject_path: str | os.PathLike[str], key: str) -> tuple[int, int]:
+    """LINE, COL of ``key`` in the ``[tool.rewriter]`` table of a pyproject.toml.
+
+    For an error about a setting that came from that file (a ConfigError's
+    ``key``). Best effort: the table header, or 1, 1 when the file cannot be
+    read.
+    """
+    try:
+        text = Path(pyproject_path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return 1, 1
+    return _key_position(text, key)
 
 
 def merge_layers(*layers: Mapping[str, object]) -> dict[str, object]:

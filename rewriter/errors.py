@@ -45,4 +45,15 @@ class RewriteError(Exception):
 
 
 class ConfigError(RewriteError):
-    """A bad setting: a wrong value, an unknown key, an unsafe name (exit code 2)."""
+    """A bad setting: a wrong value, an unknown key, an unsafe name (exit code 2).
+
+    ``key`` is the ``[tool.rewriter]`` key (the Settings field) that the error
+    is about, when the error is about one, so that the command line can point
+    at that key in the pyproject.toml it came from.
+    """
+
+    def __init__(
+        self, message: str, line: int = 1, column: int = 1, *, key: str | None = None
+    ) -> None:
+        super().__init__(message, line, column)
+        self.key = key

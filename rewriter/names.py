@@ -2,16 +2,20 @@
 
 Nothing from configuration or the command line is spliced into generated code
 unless it passed one of these checks: identifiers are checked with
-``str.isidentifier()`` and ``keyword``, dotted names part by part.
+``str.isidentifier()`` and ``keyword``, dotted names part by part. Entry-point
+names are not identifiers (``aws-lambda``): they reach generated code only as
+string literals, and ``identifier_for`` derives a name for code from them.
 """
 
 from __future__ import annotations
 
 import keyword
 import re
+from collections.abc import Collection
 
 from rewriter.errors import ConfigError
 
+_NOT_IDENTIFIER = re.compile(r"[^A-Za-z0-9_]")
 # A file-path init spec may only use these characters, so that it can be
 # embedded in a string literal without any escaping.
 _SAFE_PATH_PART = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]*\Z")
@@ -39,6 +43,46 @@ def check_dotted_name(name: str, what: str) -> str:
     if not isinstance(name, str) or not is_dotted_name(name):
         raise ConfigError(f"{what} must be a dotted Python name like 'pkg.module', got {name!r}")
     return name
+
+
+def is_entry_point_name(name: str) -> bool:
+    """True for a name that an entry point may have.
+
+    The packaging spec's rule (https://packaging.python.org/en/latest/
+    specifications/entry-points/): any characters but ``=``, not starting or
+    ending with whitespace, not starting with ``[``. ``entry_points.txt`` is
+    an INI file, so a name is one printable line as well.
+    """
+    return (
+        bool(name)
+        and "=" not in name
+        and name == name.strip()
+        and not name.startswith("[")
+        and name.isprintable()
+    )
+
+
+def check_entry_point_name(name: str, what: str) -> str:
+    """Return ``name`` if an entry point may have it (``is_entry_point_name``), else raise."""
+    if not isinstance(name, str) or not is_entry_point_name(name):
+        raise ConfigError(
+            f"{what} must be an entry point name (no '=', no leading '[' or surrounding "
+            f"whitespace, one printable line), got {name!r}"
+        )
+    return name
+
+
+def identifier_for(name: str, prefix: str, taken: Collection[str] = ()) -> str:
+    """A plain ASCII identifier for ``name``: ``prefix`` + ``name`` with every character
+    outside ``[A-Za-z0-9_]`` replaced by ``_``, then ``_2``, ``_3``... until it is not
+    in ``taken``. ``prefix`` must start an identifier (``"instrument_"``).
+    """
+    stem = prefix + _NOT_IDENTIFIER.sub("_", name)
+    candidate, number = stem, 1
+    while candidate in taken:
+        number += 1
+        candidate = f"{stem}_{number}"
+    return candidate
 
 
 def check_relative_file(path: str, what: str) -> str:

@@ -84,12 +84,28 @@ def rewrite_build(
 
     This is the hook a framework's build calls after it writes its output.
     Entries are rewritten by up to ``jobs`` processes (see ``run_entries``);
-    the reports are in the sorted order of the entries. Raises RewriteError
-    only when ``build_dir`` does not exist; a file that cannot be rewritten
-    is reported as failed.
+    the reports are in the sorted order of the entries. A file that cannot
+    be rewritten is reported as failed. Raises, before any file is read:
+
+    - ``ConfigError`` (a ``RewriteError``) in preload mode when the
+      environment cannot preload what ``settings`` asks for: a named
+      integration that is not installed, whose entry point cannot be used,
+      or whose library is missing or at a version it does not instrument;
+      or, with no names, no usable integration at all (see
+      ``rewriter.preload.plan_preload``). Entry points that were not named
+      and cannot be used are skipped with a ``RuntimeWarning`` each.
+    - ``RewriteError`` when ``build_dir`` does not exist.
     """
-    entries = expand_paths([Path(build_dir)], settings)
-    return BuildReport(tuple(run_entries(entries, settings, write=write, jobs=jobs)))
+    import warnings
+
+    from rewriter.preload import preload_plan, resolving_once
+
+    with resolving_once():
+        plan = preload_plan(settings)
+        for message in plan.skipped if plan else ():
+            warnings.warn(f"rewriter: {message}", RuntimeWarning, stacklevel=2)
+        entries = expand_paths([Path(build_dir)], settings)
+        return BuildReport(tuple(run_entries(entries, settings, write=write, jobs=jobs)))
 
 
 def run_entries(

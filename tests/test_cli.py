@@ -306,12 +306,12 @@ def test_missing_config_file(project: Path, capsys: pytest.CaptureFixture[str]) 
             "",
             [
                 "--entry", "**/main.py", "--runtime", "chunks/**", "--handler", "app",
-                "--mode", "top-level-import", "--preload", "flask", "--lazy",
+                "--mode", "preload", "--preload", "flask", "--lazy",
                 "--preset", "nitro", "-j", "3",
             ],
             Settings(
                 entry=("**/main.py",), runtime=("chunks/**",), handler=("app",),
-                mode="top-level-import", preload=("flask",), lazy=True, preset="nitro", jobs=3,
+                mode="preload", preload=("flask",), lazy=True, preset="nitro", jobs=3,
             ),
             id="every option reaches the settings",
         ),

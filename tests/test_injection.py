@@ -220,12 +220,11 @@ def test_hostile_entry_point_is_refused(
     (project / "pyproject.toml").write_text(
         '[tool.rewriter]\nmode = "preload"\npreload_group = "rewriter_test_instrumentors"\n'
     )
-    code = cli.main(["-q", "index.py"])
-    err = capsys.readouterr().err
-    assert code == 123
-    assert err == (
-        "error: index.py:1:1: entry point module of evil must be a dotted Python name "
-        "like 'pkg.module', got 'os; import sys'\n"
+    line = run_refused(capsys, ["-q", "--preload", "evil", "index.py"])
+    assert line == (
+        "error: preload integration 'evil' (entry point 'evil' of evil 1.0 in group "
+        "'rewriter_test_instrumentors') cannot be used: its module must be a dotted Python "
+        "name like 'pkg.module', got 'os; import sys'"
     )
 
 
