@@ -86,9 +86,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(error, file=sys.stderr)
         return EXIT_USAGE
 
+    from rewriter.progress import progress_line
     from rewriter.runner import run_entries
 
     write = not (args.check or args.diff)
+    progress = progress_line(
+        sum(len(entries) for _, _, entries in groups),
+        enabled=not args.quiet and args.format == "text",
+    )
     reports: list[FileReport] = []
     for path, settings, entries in groups:
         if path == STDIN:
@@ -96,7 +101,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             _emit(report, args, write=write)
             reports.append(report)
             continue
-        for report in run_entries(entries, settings, write=write):
+        for report in progress.track(run_entries(entries, settings, write=write)):
             _emit(report, args, write=write)
             reports.append(report)
     build = BuildReport(tuple(reports))
