@@ -67,6 +67,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
         if args.list_presets:
             return _list_presets(verbose=args.verbose)
+        # PATH is optional to argparse only so that `--list-presets -v` parses.
         if not args.paths:
             parser.error("the following arguments are required: PATH")
     except SystemExit as exit_:
