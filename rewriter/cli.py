@@ -13,12 +13,38 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import IO
 
-from rewriter.config import MODES, Settings, find_pyproject, key_position, load_table, merge_layers
+from rewriter.config import (
+    DEFAULT_ENTRY,
+    DEFAULT_HANDLERS,
+    DEFAULT_INIT_FILES,
+    MODES,
+    SETTING_KEYS,
+    Settings,
+    find_pyproject,
+    key_position,
+    load_table,
+    merge_layers,
+)
 from rewriter.errors import ConfigError, Diagnostic, RewriteError
-from rewriter.report import BuildReport, FileReport, file_line
+from rewriter.report import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_WOULD_CHANGE,
+    BuildReport,
+    FileReport,
+    file_line,
+)
 
 EXIT_USAGE = 2
 STDIN = "-"
+
+# What each exit code means, as `--help` lists them.
+EXIT_CODES = {
+    EXIT_OK: "nothing to do, or every entry rewritten and sound",
+    EXIT_WOULD_CHANGE: "--check or --diff found an entry to rewrite, or a guarantee is broken",
+    EXIT_USAGE: "usage or configuration error",
+    EXIT_FAILED: "an entry could not be rewritten (the file is left as it was)",
+}
 
 # Options whose values go into Settings, by Settings field name.
 _SETTING_OPTIONS = (
@@ -40,6 +66,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     try:
         args = parser.parse_args(argv)
+        if args.list_presets:
+            return _list_presets(verbose=args.verbose)
+        # PATH is optional to argparse only so that `--list-presets -v` parses.
+        if not args.paths:
+            parser.error("the following arguments are required: PATH")
     except SystemExit as exit_:
         return exit_.code if isinstance(exit_.code, int) else EXIT_USAGE
     from rewriter.preload import resolving_once
@@ -68,9 +99,14 @@ def _run(args: argparse.Namespace) -> int:
         for message in _skipped_integrations(settings for _, settings, _ in groups):
             print(f"warning: {message}", file=sys.stderr)
 
+    from rewriter.progress import progress_line
     from rewriter.runner import run_entries
 
     write = not (args.check or args.diff)
+    progress = progress_line(
+        sum(len(entries) for _, _, entries in groups),
+        enabled=not args.quiet and args.format == "text",
+    )
     reports: list[FileReport] = []
     for path, settings, entries in groups:
         if path == STDIN:
@@ -78,7 +114,7 @@ def _run(args: argparse.Namespace) -> int:
             _emit(report, args, write=write)
             reports.append(report)
             continue
-        for report in run_entries(entries, settings, write=write):
+        for report in progress.track(run_entries(entries, settings, write=write)):
             _emit(report, args, write=write)
             reports.append(report)
     build = BuildReport(tuple(reports))
@@ -250,46 +286,106 @@ class _VersionAction(argparse.Action):
         parser.exit()
 
 
+class _ArgumentParser(argparse.ArgumentParser):
+    """Writes the end of the help (exit codes, config-only keys) only when it is shown."""
+
+    def format_help(self) -> str:
+        from rewriter.helptext import epilog
+
+        config_only = [key for key in SETTING_KEYS if key not in _SETTING_OPTIONS]
+        self.epilog = epilog(EXIT_CODES, config_only)
+        return super().format_help()
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _ArgumentParser(
         prog="rewriter",
+        usage="%(prog)s [OPTIONS] PATH...\n       %(prog)s --list-presets [-v]",
         description=(
-            "Rewrite a generated server entry so that instrumentation is "
-            "initialised before the application's runtime is imported."
+            "Rewrite a generated server entry so that instrumentation is initialised\n"
+            "before the application's runtime is imported.\n\n"
+            "The defaults below apply unless a --preset or [tool.rewriter] sets the\n"
+            "option; the command line overrides both."
         ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
         "paths",
-        nargs="+",
+        nargs="*",
         metavar="PATH",
         help="an entry file or a build directory; '-' reads standard input and writes stdout",
     )
     add = parser.add_argument
-    add("--init", metavar="SPEC", help="init module, 'module:callable', or a file path")
-    add("--entry", action="append", metavar="PATTERN", help="entry file pattern (repeatable)")
-    add("--exclude", action="append", metavar="PATTERN", help="files to skip (repeatable)")
-    add("--runtime", action="append", metavar="PATTERN", help="runtime module pattern (repeatable)")
-    add("--handler", action="append", metavar="NAME", help="handler name to re-export (repeatable)")
+    add(
+        "--init",
+        metavar="SPEC",
+        help="init module, 'module:callable', or a file path (default: the first init_files "
+        f"name found beside the entry: {', '.join(DEFAULT_INIT_FILES)})",
+    )
+    add(
+        "--entry",
+        action="append",
+        metavar="PATTERN",
+        help="entry files in a directory PATH, gitignore-style (repeatable; default: "
+        f"{', '.join(DEFAULT_ENTRY)})",
+    )
+    add(
+        "--exclude",
+        action="append",
+        metavar="PATTERN",
+        help="files to skip in a directory PATH (repeatable; default: none besides "
+        ".gitignored files)",
+    )
+    add(
+        "--runtime",
+        action="append",
+        metavar="PATTERN",
+        help="runtime module pattern, gitignore-style, relative to the entry (repeatable; "
+        "default: every first-party module)",
+    )
+    add(
+        "--handler",
+        action="append",
+        metavar="NAME",
+        help=f"handler name to re-export (repeatable; default: {', '.join(DEFAULT_HANDLERS)})",
+    )
     add("--mode", choices=MODES, help="how the entry is rewritten (default: dynamic-import)")
-    add("--preload", action="append", metavar="NAME", help="integration to preload (repeatable)")
+    add(
+        "--preload",
+        action="append",
+        metavar="NAME",
+        help="integration to preload in preload mode (repeatable; default: every installed "
+        "instrumentor)",
+    )
     add(
         "--lazy",
         action=argparse.BooleanOptionalAction,
         default=None,
-        help="defer the runtime import to first use",
+        help="defer the runtime import to first use (default: off)",
     )
-    add("--preset", metavar="NAME", help="framework defaults (see --list-presets)")
-    add("--list-presets", action=_ListPresets, help="list the presets and exit")
+    add("--preset", metavar="NAME", help="framework defaults (default: none; see --list-presets)")
+    add(
+        "--list-presets",
+        action="store_true",
+        help="list the presets and exit; with -v, their patterns, handlers and init files",
+    )
     add(
         "--format",
         choices=("text", "json"),
         default="text",
-        help="json: print one JSON report to stdout (not with --diff)",
+        help="json: print one JSON report to stdout, not with --diff (default: text)",
     )
     add("--check", action="store_true", help="write nothing; exit 1 if a file would change")
     add("--diff", action="store_true", help="write nothing; print a unified diff to stdout")
     add("--config", metavar="FILE", help="pyproject.toml to read (default: nearest one upward)")
-    add("-j", "--jobs", type=_positive_int, metavar="N", help="number of parallel jobs")
+    add(
+        "-j",
+        "--jobs",
+        type=_positive_int,
+        metavar="N",
+        help="number of parallel jobs (default: jobs in [tool.rewriter], else one per usable "
+        "CPU)",
+    )
     verbosity = parser.add_mutually_exclusive_group()
     verbosity.add_argument("-q", "--quiet", action="store_true", help="print errors only")
     verbosity.add_argument("-v", "--verbose", action="store_true", help="name every file")
@@ -297,23 +393,11 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-class _ListPresets(argparse.Action):
-    """Print the presets, one line each, and exit (like ``--version``)."""
+def _list_presets(*, verbose: bool) -> int:
+    from rewriter.presets import describe_presets
 
-    def __init__(self, option_strings: Sequence[str], dest: str, help: str | None = None) -> None:
-        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, help=help)
-
-    def __call__(
-        self,
-        parser: argparse.ArgumentParser,
-        namespace: argparse.Namespace,
-        values: object,
-        option_string: str | None = None,
-    ) -> None:
-        from rewriter.presets import describe_presets
-
-        sys.stdout.write(describe_presets())
-        parser.exit()
+    sys.stdout.write(describe_presets(verbose=verbose))
+    return EXIT_OK
 
 
 def _positive_int(text: str) -> int:

@@ -135,8 +135,14 @@ def available_presets() -> dict[str, Preset | str]:
     return found
 
 
-def describe_presets() -> str:
-    """The ``rewriter --list-presets`` text: one line per preset, name and description."""
+def describe_presets(*, verbose: bool = False) -> str:
+    """The ``rewriter --list-presets`` text: one line per preset, name and description.
+
+    With ``verbose``, each usable preset's line is followed by what a run with
+    it uses, one ``[tool.rewriter]`` key a line: ``entry``, ``exclude``,
+    ``runtime``, ``handler`` and ``init_files``, then any other key the
+    preset sets.
+    """
     presets = available_presets()
     width = max(len(name) for name in presets)
     lines = []
@@ -145,7 +151,39 @@ def describe_presets() -> str:
         if name not in BUILTIN:
             text += f" [plugin: {_origin(_plugin_entry_points()[name])}]"
         lines.append(f"{name:<{width}}  {text}")
+        if verbose and isinstance(preset, Preset):
+            indent = " " * (width + 2)
+            details = _effective_values(name, preset)
+            key_width = max(len(key) for key in details) + 1
+            lines += [
+                f"{indent}{key + ':':<{key_width}}  {value}" for key, value in details.items()
+            ]
     return "\n".join(lines) + "\n"
+
+
+def _effective_values(name: str, preset: Preset) -> dict[str, str]:
+    # What a run with the preset and no settings of its own uses, so that a
+    # key the preset leaves alone shows the built-in default.
+    settings = Settings(preset=name)
+    values: dict[str, str] = {
+        "entry": ", ".join(settings.entry),
+        "exclude": ", ".join(settings.exclude) or "(nothing)",
+        "runtime": ", ".join(settings.runtime) or "(every first-party module)",
+        "handler": ", ".join(settings.handlers),
+        "init_files": ", ".join(settings.init_files),
+    }
+    for key in preset.settings:
+        if key not in values:
+            values[key] = _shown(getattr(settings, key))
+    return values
+
+
+def _shown(value: object) -> str:
+    if isinstance(value, tuple):
+        return ", ".join(value)
+    if isinstance(value, bool):  # as [tool.rewriter] spells it
+        return "true" if value else "false"
+    return str(value)
 
 
 @functools.cache
