@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -52,10 +53,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         if paths.count(STDIN) > 1:
             raise _UsageError("error: '-' (standard input) can be given only once")
         _check_json_usage(args)
+        _check_trace_usage(args)
         groups = _settings_by_path(paths, overrides, args.config)
     except _UsageError as error:
         print(error, file=sys.stderr)
         return EXIT_USAGE
+    if args.trace:
+        return _trace(args, groups)
 
     from rewriter.runner import run_entries
 
@@ -95,6 +99,62 @@ def _check_json_usage(args: argparse.Namespace) -> None:
         raise _UsageError(
             "error: '-' writes the rewritten code to stdout; with --format json use --check"
         )
+
+
+def _check_trace_usage(args: argparse.Namespace) -> None:
+    trace_options = {
+        "--by-path": args.by_path,
+        "--python": args.python,
+        "--env-file": args.env_file,
+        "--timeout": args.timeout,
+    }
+    if not args.trace:
+        for option, value in trace_options.items():
+            if value:
+                raise _UsageError(f"error: {option} works only with --trace")
+    elif args.check or args.diff:
+        raise _UsageError("error: --trace cannot be combined with --check or --diff")
+    elif STDIN in args.paths:
+        raise _UsageError("error: --trace imports entry files; it cannot trace '-' (stdin)")
+
+
+def _trace(args: argparse.Namespace, groups: list[tuple[str, Settings, list[Path]]]) -> int:
+    """``--trace``: each entry's report to stdout (or one JSON object), findings to stderr."""
+    from rewriter import trace_report
+    from rewriter.envfile import read_env_file
+    from rewriter.trace import DEFAULT_TIMEOUT, TraceOptions, trace_entries
+
+    environment = None
+    if args.env_file is not None:
+        try:
+            environment = {**os.environ, **read_env_file(args.env_file)}
+        except ConfigError as error:
+            print(error.diagnostic.format(args.env_file), file=sys.stderr)
+            return EXIT_USAGE
+    options = TraceOptions(
+        python=args.python or sys.executable,
+        by_path=args.by_path,
+        environment=environment,
+        timeout=args.timeout or DEFAULT_TIMEOUT,
+    )
+    traces = []
+    for _, settings, entries in groups:
+        for trace in trace_entries(entries, settings, options):
+            if args.format != "json":
+                sys.stdout.write(trace_report.text_report(trace))
+                sys.stdout.flush()
+            for diagnostic in (*([trace.error] if trace.error else []), *trace.findings):
+                print(diagnostic.format(trace.path), file=sys.stderr)
+            traces.append(trace)
+    code = trace_report.exit_code(traces)
+    if not args.quiet:
+        print(trace_report.summary(traces), file=sys.stderr)
+    if args.format == "json":
+        from rewriter.json_report import dumps
+
+        report = trace_report.build_trace_json(traces, exit_code=code, tool_version=_version())
+        print(dumps(report))
+    return code
 
 
 def _settings_by_path(
@@ -252,6 +312,16 @@ def _parser() -> argparse.ArgumentParser:
     )
     add("--check", action="store_true", help="write nothing; exit 1 if a file would change")
     add("--diff", action="store_true", help="write nothing; print a unified diff to stdout")
+    add(
+        "--trace",
+        action="store_true",
+        help="write nothing; import each entry in a fresh interpreter as a server would "
+        "and report what ran before init; exit 1 if that breaks the guarantee",
+    )
+    add("--by-path", action="store_true", help="--trace: load entries by file path (mod_wsgi)")
+    add("--python", metavar="EXE", help="--trace: the interpreter to use (default: this one)")
+    add("--env-file", metavar="FILE", help="--trace: KEY=VALUE lines to add to the environment")
+    add("--timeout", type=_positive_int, metavar="SECONDS", help="--trace: per entry (default: 30)")
     add("--config", metavar="FILE", help="pyproject.toml to read (default: nearest one upward)")
     add("-j", "--jobs", type=_positive_int, metavar="N", help="number of parallel jobs")
     verbosity = parser.add_mutually_exclusive_group()
