@@ -375,6 +375,11 @@ class _Judge:
         failure: Diagnostic | None,
     ) -> EntryTrace:
         error = self._failure(failure) if failure else self._import_error()
+        if error is None and how == "module" and not self._entry_loaded(target):
+            error = Diagnostic(
+                f"the name {target} was already taken when the server imported it (a module "
+                "the interpreter loads at start-up?), so the entry did not run; use --by-path"
+            )
         early = self._early()
         environment = self._environment()
         warnings = tuple(self._shown(row) for row in self.raw.get("warnings", ()))
@@ -416,6 +421,10 @@ class _Judge:
             error=error,
             findings=tuple(findings),
         )
+
+    def _entry_loaded(self, module: str) -> bool:
+        load = self.by_module.get(module)
+        return load is not None and load.file is not None and _same_file(self.entry, load.file)
 
     # The init and the preloaded integrations.
 
