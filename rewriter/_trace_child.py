@@ -187,14 +187,14 @@ class Recorder:
         original = owner.__dict__.get(name)
         if original is None:
             return
-        function = original.__func__ if isinstance(original, staticmethod) else original
+        # BuiltinImporter's methods are static from Python 3.10, class methods before.
+        method = type(original) if isinstance(original, (staticmethod, classmethod)) else None
+        function = original.__func__ if method else original
 
         def wrapped(*args: Any) -> Any:
             return wrapper(function, args)
 
-        setattr(
-            owner, name, staticmethod(wrapped) if isinstance(original, staticmethod) else wrapped
-        )
+        setattr(owner, name, method(wrapped) if method else wrapped)
         self._restore.append(lambda: setattr(owner, name, original))
 
     def _create_module(self, create: Callable[..., Any], args: tuple[Any, ...]) -> Any:
@@ -228,7 +228,7 @@ class Recorder:
         is_init = self._fallback is None and not self._audited and self._is_init(load)
         if is_init:
             self._fallback = "open"
-            self.events.append(("init", load[5], self.hints.get("spec"), None, "import"))
+            self.events.append(("init", load[5], self.hints.get("spec", ""), None, "import"))
         failure = None
         try:
             return execute(*args)
@@ -279,7 +279,7 @@ class Recorder:
         if self._fallback == "open":
             self._fallback = "done"
             error = None if failure is None else describe(failure)
-            self.events.append(("init.done", end, self.hints.get("spec"), error, "import"))
+            self.events.append(("init.done", end, self.hints.get("spec", ""), error, "import"))
 
     # Audit events: the block's, and environment changes.
 

@@ -185,7 +185,8 @@ class EntryTrace:
     """What importing one entry did, judged.
 
     ``how`` is ``"module"`` (``target`` is the dotted name, ``root`` the
-    directory put first on sys.path) or ``"path"`` (``target`` is the file).
+    directory put first on sys.path), ``"path"`` (``target`` is the file) or
+    ``"not imported"`` (the settings are wrong; ``target`` and ``root`` are empty).
     ``status`` is ``"failed"`` when ``error`` is set (the entry could not be
     traced: its import raised, the interpreter died, the time limit struck,
     or its settings are wrong), ``"broken"`` when there are ``findings``,
@@ -193,10 +194,12 @@ class EntryTrace:
     """
 
     path: str
-    how: Literal["module", "path"]
+    how: Literal["module", "path", "not imported"]
     target: str
     root: str
     status: Status
+    init_expected: bool = True
+    """False in preload mode without an init spec: the application initialises itself."""
     startup_ms: float | None = None
     init: InitRun | None = None
     preloads: tuple[Preloaded, ...] = ()
@@ -227,7 +230,7 @@ def trace_entry(entry: Path, settings: Settings, options: TraceOptions) -> Entry
     try:
         context = Context.create(settings, path, DiskTree(entry.parent, settings.max_size))
     except RewriteError as error:
-        return EntryTrace(path, "path", path, "", "failed", error=error.diagnostic)
+        return EntryTrace(path, "not imported", "", "", "failed", error=error.diagnostic)
     how, target, root = _import_plan(entry, context.entry.package, by_path=options.by_path)
     hints = _init_hints(context, entry)
     raw, failure = _run_child([how, target, root, *hints], options)
@@ -358,7 +361,9 @@ class _Judge:
         self.settings = settings
         self.options = options
         self.entry_module = str(raw.get("entry"))
-        self.init = self._init_run()
+        logged = [self._problem(error, logged=True) for *_, error, _ in self._logs()]
+        self.preloads = self._preloads(logged)
+        self.init = self._init_run(logged)
         self.window: tuple[float, float | None] | None = None
         if self.init is not None and self.init.start_ms is not None:
             start, ms = self.init.start_ms, self.init.ms
@@ -404,9 +409,10 @@ class _Judge:
             target,
             root,
             status,
+            init_expected=self._init_expected(),
             startup_ms=_ms(end) if error is None and isinstance(end, float) else None,
             init=self.init,
-            preloads=self._preloads(),
+            preloads=self.preloads,
             early=early,
             deferred=tuple(
                 load
@@ -434,16 +440,17 @@ class _Judge:
         runs: list[tuple[str, float, float | None, Any, str]] = []
         for kind, time, label, error, source in self.raw.get("events", ()):
             if kind == start:
-                opened.setdefault(str(label), (time, source))
-            elif kind == done and str(label) in opened:
-                started, how = opened.pop(str(label))
-                runs.append((str(label), started, time, error, how))
+                opened.setdefault(str(label or ""), (time, source))
+            elif kind == done and str(label or "") in opened:
+                started, how = opened.pop(str(label or ""))
+                runs.append((str(label or ""), started, time, error, how))
         runs.extend((label, started, None, None, how) for label, (started, how) in opened.items())
         return sorted(runs, key=lambda run: run[1])
 
-    def _init_run(self) -> InitRun | None:
+    def _init_run(self, logged: list[Problem]) -> InitRun | None:
+        """The first init run; ``logged`` are the block's log records not yet
+        matched to a preloaded integration: they are the init's errors."""
         runs = self._runs("init", "init.done")
-        logged = [self._problem(error, logged=True) for *_, error, _ in self._logs()]
         if not runs:
             if not logged:
                 return None
@@ -451,17 +458,13 @@ class _Judge:
             # importable): the log record is all there is.
             return InitRun(self._spec(), "import", None, None, tuple(logged))
         label, start, end, error, source = runs[0]
-        errors = [] if error is None else [self._problem(error)]
-        for problem in logged:
-            known = [e for e in errors if (e.type, e.message) == (problem.type, problem.message)]
-            if known:
-                errors[errors.index(known[0])] = problem
-            else:
-                errors.append(problem)
-        spec = label if label != "None" else self._spec()
+        errors = [] if error is None else [_claim(self._problem(error), logged)]
         observed: Literal["audit", "import"] = "audit" if source == "audit" else "import"
         ms = None if end is None else _ms(end - start)
-        return InitRun(spec, observed, _ms(start), ms, tuple(errors))
+        return InitRun(label or self._spec(), observed, _ms(start), ms, (*errors, *logged))
+
+    def _init_expected(self) -> bool:
+        return not (self.settings.mode == "preload" and self.context.init is None)
 
     def _spec(self) -> str | None:
         return None if self.context.init is None else str(self.context.init)
@@ -472,33 +475,32 @@ class _Judge:
             if level in ("WARNING", "ERROR", "CRITICAL") and error is not None:
                 yield name, level, message, error, time
 
-    def _preloads(self) -> tuple[Preloaded, ...]:
+    def _preloads(self, logged: list[Problem]) -> tuple[Preloaded, ...]:
+        """The integrations a preload block started; their logged errors leave ``logged``."""
         return tuple(
             Preloaded(
                 label,
                 _ms(start),
                 None if end is None else _ms(end - start),
-                None if error is None else self._problem(error),
+                None if error is None else _claim(self._problem(error), logged),
             )
             for label, start, end, error, _ in self._runs("preload", "preload.done")
         )
 
     def _init_findings(self) -> Iterator[Diagnostic]:
-        if self.init is None:
-            if self.settings.mode == "preload" and self.context.init is None:
-                return  # the application initialises itself, later
+        for preload in self.preloads:
+            if preload.error is not None:
+                yield self._problem_finding(f"preload of {preload.name} raised", preload.error)
+        if self.init is not None:
+            for problem in self.init.errors:
+                yield self._problem_finding("init raised", problem)
+        elif self._init_expected():
             disabled = (self.options.environment or os.environ).get("REWRITER_DISABLE_INIT")
             reason = f" (REWRITER_DISABLE_INIT={disabled})" if disabled else ""
             yield Diagnostic(
                 "init did not run: neither the block's rewriter.init audit event nor an "
                 f"import of the init module {self._spec()} was seen{reason}"
             )
-            return
-        for problem in self.init.errors:
-            yield self._problem_finding("init raised", problem)
-        for preload in self._preloads():
-            if preload.error is not None:
-                yield self._problem_finding(f"preload of {preload.name} raised", preload.error)
 
     def _problem_finding(self, what: str, problem: Problem) -> Diagnostic:
         message = f"{what} {problem.type}: {problem.message}"
@@ -680,6 +682,15 @@ class _Judge:
             return Diagnostic(message, line or 1)
         relpath = os.path.relpath(os.path.abspath(file), self.directory)
         return Diagnostic(message, line or 1, path=Path(relpath).as_posix())
+
+
+def _claim(problem: Problem, logged: list[Problem]) -> Problem:
+    """``problem`` as the block logged it, when it did (taken out of ``logged``)."""
+    for record in logged:
+        if (record.type, record.message) == (problem.type, problem.message):
+            logged.remove(record)
+            return record
+    return problem
 
 
 def _is_order_warning(category: str) -> bool:

@@ -14,6 +14,8 @@ field is removed or changes meaning; new fields may appear)::
           "path": "build/server/index.py",
           "status": "broken",            # "ok", "broken" or "failed"
           "import": {"how": "module", "target": "build.server.index", "root": "/abs/dir"},
+                                         # "how": "module" or "path"; null: not imported
+          "init_expected": true,         # false: preload mode, the application inits
           "startup_ms": 58.7,            # null when the import failed
           "modules": 412,                # modules loaded by the import
           "init": INIT or null,          # null: init did not run
@@ -47,7 +49,7 @@ from dataclasses import asdict
 
 from rewriter.json_report import FORMAT_VERSION, diagnostic_json
 from rewriter.report import EXIT_FAILED, EXIT_OK, EXIT_WOULD_CHANGE
-from rewriter.trace import EntryTrace, Load, Phase, Problem, shown_path, step_text
+from rewriter.trace import EntryTrace, Load, Phase, Problem, Shown, shown_path, step_text
 
 
 def exit_code(traces: Sequence[EntryTrace]) -> int:
@@ -74,10 +76,11 @@ def summary(traces: Sequence[EntryTrace]) -> str:
 
 def text_report(trace: EntryTrace) -> str:
     """What importing the entry did, for people: one block of lines ending in a newline."""
-    how = (
-        f"module {trace.target} from {shown_path(trace.root)}" if trace.how == "module" else "path"
-    )
-    lines = [f"{trace.path} (imported as {how})"]
+    lines = [trace.path]
+    if trace.how == "module":
+        lines[0] += f" (imported as module {trace.target} from {shown_path(trace.root)})"
+    elif trace.how == "path":
+        lines[0] += " (imported as path)"
     if trace.error is not None:
         lines.append(f"  failed: {trace.error.message}")
     if trace.startup_ms is not None:
@@ -85,11 +88,10 @@ def text_report(trace: EntryTrace) -> str:
     lines.extend(_before_init(trace))
     lines.extend(_init(trace))
     lines.extend(_after_init(trace))
-    other = [shown for shown in trace.warnings if shown.phase not in ("init", "after init")]
     lines.extend(
-        f"  warning {shown.phase}  {shown.category}: {_one_line(shown.message)}  "
-        f"{shown_path(shown.file)}:{shown.line}"
-        for shown in other
+        _warning(f"  warning {shown.phase}", shown)
+        for shown in trace.warnings
+        if shown.phase not in ("init", "after init")
     )
     verdict = {"ok": "ok", "failed": "failed", "broken": f"broken: {_count(trace.findings)}"}
     lines.append(f"  {verdict[trace.status]}")
@@ -113,7 +115,8 @@ def _init(trace: EntryTrace) -> list[str]:
     if init is None and trace.error is not None:
         return lines  # the import did not finish: init may have been yet to come
     if init is None:
-        lines.append("  init  did not run")
+        none = "did not run" if trace.init_expected else "none: the application initialises itself"
+        lines.append(f"  init  {none}")
     else:
         seen = "audit events" if init.observed == "audit" else "the import of the init module"
         if init.start_ms is None:
@@ -129,12 +132,7 @@ def _init(trace: EntryTrace) -> list[str]:
         lines.append(f"  preload  {preload.name}  {took}")
         if preload.error is not None:
             lines.append(f"    raised  {_problem(preload.error)}")
-    lines.extend(
-        f"    warned  {shown.category}: {_one_line(shown.message)}  "
-        f"{shown_path(shown.file)}:{shown.line}"
-        for shown in trace.warnings
-        if shown.phase == "init"
-    )
+    lines.extend(_warning("    warned", shown) for shown in trace.warnings if shown.phase == "init")
     return lines
 
 
@@ -153,10 +151,7 @@ def _after_init(trace: EntryTrace) -> list[str]:
     for change in trace.environment:
         lines.append(f"    sets  {change.name}  {trace.path}:{change.line}")
     lines.extend(
-        f"    warning  {shown.category}: {_one_line(shown.message)}  "
-        f"{shown_path(shown.file)}:{shown.line}"
-        for shown in trace.warnings
-        if shown.phase == "after init"
+        _warning("    warning", shown) for shown in trace.warnings if shown.phase == "after init"
     )
     return lines
 
@@ -186,7 +181,10 @@ def entry_json(trace: EntryTrace) -> dict[str, object]:
     return {
         "path": trace.path,
         "status": trace.status,
-        "import": {"how": trace.how, "target": trace.target, "root": trace.root},
+        "import": None
+        if trace.how == "not imported"
+        else {"how": trace.how, "target": trace.target, "root": trace.root},
+        "init_expected": trace.init_expected,
         "startup_ms": trace.startup_ms,
         "modules": len(trace.loads),
         "init": None if trace.init is None else asdict(trace.init),
@@ -222,6 +220,11 @@ def _problem(problem: Problem) -> str:
     if problem.file is not None:
         text += f"  {shown_path(problem.file)}:{problem.line}"
     return text + ("  (logged by the block, which carried on)" if problem.logged else "")
+
+
+def _warning(label: str, shown: Shown) -> str:
+    where = f"{shown_path(shown.file)}:{shown.line}"
+    return f"{label}  {shown.category}: {_one_line(shown.message)}  {where}"
 
 
 def _one_line(text: str) -> str:

@@ -495,3 +495,57 @@ def test_an_entry_named_like_a_loaded_module_is_not_taken_for_it(
     ]
     assert by_path.code == 1  # it did run: never rewritten, so no init
     assert "init did not run" in by_path.errors[0]
+
+
+_PRELOAD_BLOCK = """\
+# rewriter:preload -- written by hand: one integration fails, the block logs it.
+try:
+
+    def _rewriter_preload():
+        import logging
+        import sys
+
+        sys.audit("rewriter.preload", "flask")
+        error = RuntimeError("flask is not installed")
+        sys.audit("rewriter.preload.done", "flask", error)
+        logging.getLogger("rewriter").error(
+            "preload of %s failed", "flask", exc_info=(type(error), error, None)
+        )
+
+    _rewriter_preload()
+finally:
+    del _rewriter_preload
+
+if True:  # rewriter:runtime
+    import views
+"""
+
+
+def test_preload_events(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = _tree(tmp_path, {"index.py": _PRELOAD_BLOCK, "views.py": ""})
+
+    result = run(
+        capsys, monkeypatch, root, "--trace", "--mode", "preload", "--format", "json", "index.py"
+    )
+
+    assert result.code == 1
+    assert result.errors == [
+        "error: index.py:1:1: preload of flask raised RuntimeError: flask is not installed; "
+        "the init block logged it and the application started without it"
+    ]
+    [entry] = result.json["entries"]
+    assert (entry["init"], entry["init_expected"]) == (None, False)
+    [preload] = entry["preloads"]
+    assert preload["name"] == "flask" and preload["error"]["logged"] is True
+
+
+def test_the_child_stays_valid_for_older_interpreters() -> None:
+    # `--python` may name the server's own interpreter, older than rewriter's.
+    import ast
+
+    import rewriter._trace_child as child
+
+    source = Path(child.__file__).read_text(encoding="utf-8")
+    ast.parse(source, feature_version=(3, 8))
