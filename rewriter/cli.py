@@ -312,22 +312,25 @@ def _parser() -> argparse.ArgumentParser:
     )
     add("--check", action="store_true", help="write nothing; exit 1 if a file would change")
     add("--diff", action="store_true", help="write nothing; print a unified diff to stdout")
-    add(
-        "--trace",
-        action="store_true",
-        help="write nothing; import each entry in a fresh interpreter as a server would "
-        "and report what ran before init; exit 1 if that breaks the guarantee",
-    )
-    add("--by-path", action="store_true", help="--trace: load entries by file path (mod_wsgi)")
-    add("--python", metavar="EXE", help="--trace: the interpreter to use (default: this one)")
-    add("--env-file", metavar="FILE", help="--trace: KEY=VALUE lines to add to the environment")
-    add("--timeout", type=_positive_int, metavar="SECONDS", help="--trace: per entry (default: 30)")
     add("--config", metavar="FILE", help="pyproject.toml to read (default: nearest one upward)")
     add("-j", "--jobs", type=_positive_int, metavar="N", help="number of parallel jobs")
     verbosity = parser.add_mutually_exclusive_group()
     verbosity.add_argument("-q", "--quiet", action="store_true", help="print errors only")
     verbosity.add_argument("-v", "--verbose", action="store_true", help="name every file")
     add("--version", action=_VersionAction, nargs=0, help="show the version and exit")
+    trace = parser.add_argument_group("run-time proof", "The options after --trace go with it.")
+    trace.add_argument(
+        "--trace",
+        action="store_true",
+        help="write nothing; import each entry in a fresh interpreter as a server would and "
+        "report what ran before init; exit 1 if that breaks the guarantee",
+    )
+    trace.add_argument("--by-path", action="store_true", help="load entries by file path")
+    trace.add_argument("--python", metavar="EXE", help="interpreter (default: this one)")
+    trace.add_argument("--env-file", metavar="FILE", help="KEY=VALUE lines for the environment")
+    trace.add_argument(
+        "--timeout", type=_positive_int, metavar="SECONDS", help="per entry (default: 30)"
+    )
     return parser
 
 
