@@ -113,7 +113,7 @@ class Recorder:
         self._restore: list[Callable[[], None]] = []
 
     def now(self) -> float:
-        """Seconds since the recorder was created."""
+        """Seconds since recording started."""
         return time.perf_counter() - self.started
 
     def install(self) -> None:
