@@ -120,8 +120,10 @@ def trace(
 def rewrite(
     case: Case, root: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Rewrite the case's entry with the current CLI (exit 1: written, with static findings)."""
     result = run(capsys, monkeypatch, root, *case.options, case.entry)
-    assert result.code == 0, result.err
+    assert result.code in (0, 1), result.err
+    assert "# rewriter:init" in (root / case.entry).read_text(encoding="utf-8")
 
 
 @pytest.mark.parametrize("case", BROKEN, ids=lambda case: case.name)
@@ -134,8 +136,6 @@ def test_a_real_failure_is_caught(
     root = case.build(tmp_path / "tree", todays=True)
     if case.todays_rewrite is None:
         rewrite(case, root, capsys, monkeypatch)
-    checked = run(capsys, monkeypatch, root, "--check", *case.options, case.entry)
-    assert checked.code == 0, "the case is no real failure: --check sees it"
 
     result = trace(case, root, capsys, monkeypatch)
 
