@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import sys
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -96,32 +97,29 @@ class Run:
         return json.loads(self.out)
 
 
-def run(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, root: Path, *argv: str
-) -> Run:
-    monkeypatch.chdir(root)
-    code = cli.main(list(argv))
-    out, err = capsys.readouterr()
-    return Run(code, out, err)
+Cli = Callable[..., Run]
 
 
-def trace(
-    case: Case,
-    root: Path,
-    capsys: pytest.CaptureFixture[str],
-    monkeypatch: pytest.MonkeyPatch,
-    *extra: str,
-) -> Run:
-    return run(
-        capsys, monkeypatch, root, "--trace", *case.options, *case.trace_options, *extra, case.entry
-    )
+@pytest.fixture
+def run(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Cli:
+    """``run(root, *argv)``: the command line, in ``root``."""
+
+    def run_in(root: Path, *argv: str) -> Run:
+        monkeypatch.chdir(root)
+        code = cli.main(list(argv))
+        out, err = capsys.readouterr()
+        return Run(code, out, err)
+
+    return run_in
 
 
-def rewrite(
-    case: Case, root: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
+def trace(case: Case, root: Path, run: Cli, *extra: str) -> Run:
+    return run(root, "--trace", *case.options, *case.trace_options, *extra, case.entry)
+
+
+def rewrite(case: Case, root: Path, run: Cli) -> None:
     """Rewrite the case's entry with the current CLI (exit 1: written, with static findings)."""
-    result = run(capsys, monkeypatch, root, *case.options, case.entry)
+    result = run(root, *case.options, case.entry)
     assert result.code in (0, 1), result.err
     assert "# rewriter:init" in (root / case.entry).read_text(encoding="utf-8")
 
@@ -130,14 +128,13 @@ def rewrite(
 def test_a_real_failure_is_caught(
     case: Case,
     tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
-    monkeypatch: pytest.MonkeyPatch,
+    run: Cli,
 ) -> None:
     root = case.build(tmp_path / "tree", todays=True)
     if case.todays_rewrite is None:
-        rewrite(case, root, capsys, monkeypatch)
+        rewrite(case, root, run)
 
-    result = trace(case, root, capsys, monkeypatch)
+    result = trace(case, root, run)
 
     assert result.code == 1, result.err
     for finding in case.findings:
@@ -166,12 +163,11 @@ def test_a_real_failure_is_caught(
 def test_the_current_rewrite_of_a_real_failure_traces_clean(
     case: Case,
     tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
-    monkeypatch: pytest.MonkeyPatch,
+    run: Cli,
 ) -> None:
     root = case.build(tmp_path / "tree", todays=False)
-    rewrite(case, root, capsys, monkeypatch)
-    result = trace(case, root, capsys, monkeypatch)
+    rewrite(case, root, run)
+    result = trace(case, root, run)
     assert (result.code, result.errors) == (0, [])
 
 
@@ -179,14 +175,13 @@ def test_the_current_rewrite_of_a_real_failure_traces_clean(
 def test_a_correct_entry_traces_clean(
     case: Case,
     tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
-    monkeypatch: pytest.MonkeyPatch,
+    run: Cli,
 ) -> None:
     root = case.build(tmp_path / "tree", todays=True)
     if "# rewriter:init" not in (root / case.entry).read_text(encoding="utf-8"):
-        rewrite(case, root, capsys, monkeypatch)
+        rewrite(case, root, run)
 
-    result = trace(case, root, capsys, monkeypatch, "--format", "json")
+    result = trace(case, root, run, "--format", "json")
 
     assert (result.code, result.errors) == (0, []), result.err
     [entry] = result.json["entries"]
@@ -209,13 +204,11 @@ def _case_named(name: str) -> Case:
     return next(case for case in CASES if case.name == name)
 
 
-def test_audit_events_time_the_init(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_audit_events_time_the_init(tmp_path: Path, run: Cli) -> None:
     case = _case_named("audit_events")
     root = case.build(tmp_path / "tree", todays=True)
 
-    result = trace(case, root, capsys, monkeypatch, "--format", "json")
+    result = trace(case, root, run, "--format", "json")
 
     [entry] = result.json["entries"]
     assert entry["import"] == {"how": "module", "target": "app.index", "root": str(root)}
@@ -229,15 +222,13 @@ def test_audit_events_time_the_init(
     ]
 
 
-def test_an_init_that_raises_through_the_audit_events(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_an_init_that_raises_through_the_audit_events(tmp_path: Path, run: Cli) -> None:
     case = _case_named("audit_events")
     root = case.build(tmp_path / "tree", todays=True)
     init = root / "app" / "instrument.py"
     init.write_text(init.read_text() + "\nraise RuntimeError('no exporter configured')\n")
 
-    result = trace(case, root, capsys, monkeypatch)
+    result = trace(case, root, run)
 
     assert result.code == 123
     assert result.errors == [
@@ -247,14 +238,12 @@ def test_an_init_that_raises_through_the_audit_events(
     ]
 
 
-def test_the_json_report_names_the_chain(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_the_json_report_names_the_chain(tmp_path: Path, run: Cli) -> None:
     case = _case_named("parent_package")
     root = case.build(tmp_path / "tree", todays=False)
-    rewrite(case, root, capsys, monkeypatch)
+    rewrite(case, root, run)
 
-    result = trace(case, root, capsys, monkeypatch, "--format", "json")
+    result = trace(case, root, run, "--format", "json")
 
     report = result.json
     assert (report["trace"], report["exit_code"], result.code) == (True, 1, 1)
@@ -293,12 +282,10 @@ def _tree(root: Path, files: dict[str, str]) -> Path:
     return root
 
 
-def test_an_entry_never_rewritten_runs_no_init(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_an_entry_never_rewritten_runs_no_init(tmp_path: Path, run: Cli) -> None:
     root = _tree(tmp_path, {"index.py": "import views\n", "views.py": "", "instrument.py": ""})
 
-    result = run(capsys, monkeypatch, root, "--trace", "--init", "instrument", "index.py")
+    result = run(root, "--trace", "--init", "instrument", "index.py")
 
     assert result.code == 1
     assert result.errors == [
@@ -308,14 +295,12 @@ def test_an_entry_never_rewritten_runs_no_init(
     assert "  init  did not run\n" in result.out
 
 
-def test_disabled_init_is_named(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_disabled_init_is_named(tmp_path: Path, run: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
     root = _tree(tmp_path, {"index.py": "import views\n", "views.py": "", "instrument.py": ""})
-    assert run(capsys, monkeypatch, root, "--init", "instrument", "index.py").code == 0
+    assert run(root, "--init", "instrument", "index.py").code == 0
     monkeypatch.setenv("REWRITER_DISABLE_INIT", "1")
 
-    result = run(capsys, monkeypatch, root, "--trace", "--init", "instrument", "index.py")
+    result = run(root, "--trace", "--init", "instrument", "index.py")
 
     assert result.code == 1
     assert result.errors[0].endswith("(REWRITER_DISABLE_INIT=1)")
@@ -330,9 +315,7 @@ if not os.environ.get("SENTRY_DSN"):
 """
 
 
-def test_env_file_reaches_the_init(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_env_file_reaches_the_init(tmp_path: Path, run: Cli) -> None:
     root = _tree(
         tmp_path,
         {
@@ -342,12 +325,10 @@ def test_env_file_reaches_the_init(
             "prod.env": "# deployed settings\nexport SENTRY_DSN='https://key@127.0.0.1:9/1'\n",
         },
     )
-    assert run(capsys, monkeypatch, root, "--init", "instrument", "index.py").code == 0
+    assert run(root, "--init", "instrument", "index.py").code == 0
 
-    without = run(capsys, monkeypatch, root, "--trace", "--init", "instrument", "index.py")
+    without = run(root, "--trace", "--init", "instrument", "index.py")
     with_file = run(
-        capsys,
-        monkeypatch,
         root,
         "--trace",
         "--init",
@@ -364,14 +345,10 @@ def test_env_file_reaches_the_init(
     assert (with_file.code, with_file.errors) == (0, [])
 
 
-def test_a_bad_env_file_is_a_usage_error(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_bad_env_file_is_a_usage_error(tmp_path: Path, run: Cli) -> None:
     root = _tree(tmp_path, {"index.py": "", "instrument.py": "", "bad.env": "A=1\nnot a line\n"})
 
     result = run(
-        capsys,
-        monkeypatch,
         root,
         "--trace",
         "--init",
@@ -409,14 +386,11 @@ def test_an_entry_that_cannot_be_traced_fails(
     code: str,
     message: str,
     tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
-    monkeypatch: pytest.MonkeyPatch,
+    run: Cli,
 ) -> None:
     root = _tree(tmp_path, {"index.py": code, "views.py": "", "instrument.py": ""})
 
-    result = run(
-        capsys, monkeypatch, root, "--trace", "--init", "instrument", "--timeout", "1", "index.py"
-    )
+    result = run(root, "--trace", "--init", "instrument", "--timeout", "1", "index.py")
 
     assert result.code == 123
     assert result.errors == [message]
@@ -424,15 +398,11 @@ def test_an_entry_that_cannot_be_traced_fails(
     assert "Traceback" not in result.err
 
 
-def test_an_interpreter_that_does_not_exist_fails(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_an_interpreter_that_does_not_exist_fails(tmp_path: Path, run: Cli) -> None:
     root = _tree(tmp_path, {"index.py": "", "instrument.py": ""})
     missing = str(tmp_path / "no-python")
 
     result = run(
-        capsys,
-        monkeypatch,
         root,
         "--trace",
         "--init",
@@ -462,31 +432,24 @@ def test_usage_errors(
     argv: list[str],
     message: str,
     tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
-    monkeypatch: pytest.MonkeyPatch,
+    run: Cli,
 ) -> None:
     root = _tree(tmp_path, {"index.py": "", "instrument.py": ""})
-    result = run(capsys, monkeypatch, root, *argv, "--init", "instrument", "index.py")
+    result = run(root, *argv, "--init", "instrument", "index.py")
     assert (result.code, result.out, result.err) == (2, "", message + "\n")
 
 
-def test_stdin_cannot_be_traced(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    result = run(capsys, monkeypatch, tmp_path, "--trace", "-")
+def test_stdin_cannot_be_traced(tmp_path: Path, run: Cli) -> None:
+    result = run(tmp_path, "--trace", "-")
     assert result.code == 2
     assert result.err == "error: --trace imports entry files; it cannot trace '-' (stdin)\n"
 
 
-def test_an_entry_named_like_a_loaded_module_is_not_taken_for_it(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_an_entry_named_like_a_loaded_module_is_not_taken_for_it(tmp_path: Path, run: Cli) -> None:
     root = _tree(tmp_path, {"site.py": "import views\n", "views.py": "", "instrument.py": ""})
 
-    by_name = run(capsys, monkeypatch, root, "--trace", "--init", "instrument", "site.py")
-    by_path = run(
-        capsys, monkeypatch, root, "--trace", "--by-path", "--init", "instrument", "site.py"
-    )
+    by_name = run(root, "--trace", "--init", "instrument", "site.py")
+    by_path = run(root, "--trace", "--by-path", "--init", "instrument", "site.py")
 
     assert by_name.code == 123
     assert by_name.errors == [
@@ -521,14 +484,10 @@ if True:  # rewriter:runtime
 """
 
 
-def test_preload_events(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_preload_events(tmp_path: Path, run: Cli) -> None:
     root = _tree(tmp_path, {"index.py": _PRELOAD_BLOCK, "views.py": ""})
 
-    result = run(
-        capsys, monkeypatch, root, "--trace", "--mode", "preload", "--format", "json", "index.py"
-    )
+    result = run(root, "--trace", "--mode", "preload", "--format", "json", "index.py")
 
     assert result.code == 1
     assert result.errors == [
