@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import os
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -91,6 +92,7 @@ def _run(args: argparse.Namespace) -> int:
         if paths.count(STDIN) > 1:
             raise _UsageError("error: '-' (standard input) can be given only once")
         _check_json_usage(args)
+        _check_trace_usage(args)
         groups = _settings_by_path(paths, overrides, args.config)
     except _UsageError as error:
         print(error, file=sys.stderr)
@@ -98,6 +100,8 @@ def _run(args: argparse.Namespace) -> int:
     if not args.quiet:
         for message in _skipped_integrations(settings for _, settings, _ in groups):
             print(f"warning: {message}", file=sys.stderr)
+    if args.trace:
+        return _trace(args, groups)
 
     from rewriter.progress import progress_line
     from rewriter.runner import run_entries
@@ -142,6 +146,62 @@ def _check_json_usage(args: argparse.Namespace) -> None:
         raise _UsageError(
             "error: '-' writes the rewritten code to stdout; with --format json use --check"
         )
+
+
+def _check_trace_usage(args: argparse.Namespace) -> None:
+    trace_options = {
+        "--by-path": args.by_path,
+        "--python": args.python,
+        "--env-file": args.env_file,
+        "--timeout": args.timeout,
+    }
+    if not args.trace:
+        for option, value in trace_options.items():
+            if value:
+                raise _UsageError(f"error: {option} works only with --trace")
+    elif args.check or args.diff:
+        raise _UsageError("error: --trace cannot be combined with --check or --diff")
+    elif STDIN in args.paths:
+        raise _UsageError("error: --trace imports entry files; it cannot trace '-' (stdin)")
+
+
+def _trace(args: argparse.Namespace, groups: list[tuple[str, Settings, list[Path]]]) -> int:
+    """``--trace``: each entry's report to stdout (or one JSON object), findings to stderr."""
+    from rewriter import trace_report
+    from rewriter.envfile import read_env_file
+    from rewriter.trace import DEFAULT_TIMEOUT, TraceOptions, trace_entries
+
+    environment = None
+    if args.env_file is not None:
+        try:
+            environment = {**os.environ, **read_env_file(args.env_file)}
+        except ConfigError as error:
+            print(error.diagnostic.format(args.env_file), file=sys.stderr)
+            return EXIT_USAGE
+    options = TraceOptions(
+        python=args.python or sys.executable,
+        by_path=args.by_path,
+        environment=environment,
+        timeout=args.timeout or DEFAULT_TIMEOUT,
+    )
+    traces = []
+    for _, settings, entries in groups:
+        for trace in trace_entries(entries, settings, options):
+            if args.format != "json":
+                sys.stdout.write(trace_report.text_report(trace))
+                sys.stdout.flush()
+            for diagnostic in (*([trace.error] if trace.error else []), *trace.findings):
+                print(diagnostic.format(trace.path), file=sys.stderr)
+            traces.append(trace)
+    code = trace_report.exit_code(traces)
+    if not args.quiet:
+        print(trace_report.summary(traces), file=sys.stderr)
+    if args.format == "json":
+        from rewriter.json_report import dumps
+
+        report = trace_report.build_trace_json(traces, exit_code=code, tool_version=_version())
+        print(dumps(report))
+    return code
 
 
 def _settings_by_path(
@@ -390,6 +450,19 @@ def _parser() -> argparse.ArgumentParser:
     verbosity.add_argument("-q", "--quiet", action="store_true", help="print errors only")
     verbosity.add_argument("-v", "--verbose", action="store_true", help="name every file")
     add("--version", action=_VersionAction, nargs=0, help="show the version and exit")
+    trace = parser.add_argument_group("run-time proof", "The options after --trace go with it.")
+    trace.add_argument(
+        "--trace",
+        action="store_true",
+        help="write nothing; import each entry in a fresh interpreter as a server would and "
+        "report what ran before init; exit 1 if that breaks the guarantee",
+    )
+    trace.add_argument("--by-path", action="store_true", help="load entries by file path")
+    trace.add_argument("--python", metavar="EXE", help="interpreter (default: this one)")
+    trace.add_argument("--env-file", metavar="FILE", help="KEY=VALUE lines for the environment")
+    trace.add_argument(
+        "--timeout", type=_positive_int, metavar="SECONDS", help="per entry (default: 30)"
+    )
     return parser
 
 
