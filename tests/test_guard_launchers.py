@@ -1,0 +1,94 @@
+"""The late-import guard under the launchers people use (issue 14, item 3).
+
+A correctly rewritten app must start with no word from rewriter's generated
+code, whatever imported the framework before the entry: ``flask --app wsgi
+run`` and ``fastapi run`` import flask or fastapi first, Django's
+``manage.py runserver --noreload`` sets Django up before it imports
+``wsgi.py``, ``opentelemetry-instrument`` imports every instrumented
+library (and requests) before the app, and a hand-written launcher imports
+fastapi before it hands ``main:app`` to uvicorn. None of that is evidence
+that the app's own code escaped the instrumentation, and each of these runs
+records its request's span.
+
+Each launcher serves a real-entry corpus case (see test_real_entries.py)
+and is judged the same way: 200s, ``--check`` exits 0, init ran once per
+serving process and saw the environment, a span and a Sentry event were
+recorded, and nothing from rewriter was printed (no guard warning, no
+logged init failure) on the server's stdout or stderr.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from _corpus import DEPLOY_DSN, Bases, Case, run_case
+from _servers import (
+    fastapi_run,
+    flask_run,
+    gunicorn,
+    manage_runserver,
+    opentelemetry_instrument,
+    python_script,
+)
+
+DEPLOYED = {"SENTRY_DSN": DEPLOY_DSN}
+FLASK_APP = (("apps/flask", "."), ("entries/plain_flask", "."))
+FASTAPI_APP = (("apps/fastapi", "."), ("entries/plain_fastapi", "."))
+# opentelemetry-instrument exports nowhere: the init adds its own exporter to the provider.
+OTEL_OFFLINE = {f"OTEL_{kind}_EXPORTER": "none" for kind in ("TRACES", "METRICS", "LOGS")}
+
+LAUNCHERS = [
+    Case(
+        "flask_run",
+        "wsgi",
+        FLASK_APP,
+        lambda port: flask_run("wsgi", port),
+        env=DEPLOYED,
+        seen=DEPLOYED,
+    ),
+    Case(
+        "fastapi_run",
+        "asgi",
+        FASTAPI_APP,
+        lambda port: fastapi_run("main.py", port),
+        env=DEPLOYED,
+        seen=DEPLOYED,
+    ),
+    Case(
+        "django_manage_runserver",
+        "django",
+        (("apps/django", "."),),
+        manage_runserver,
+        base="django",
+        path="/hello/",
+        route="hello/",
+        env=DEPLOYED,
+        seen={**DEPLOYED, "DJANGO_SETTINGS_MODULE": "mysite.settings"},
+    ),
+    Case(
+        "opentelemetry_instrument_gunicorn",
+        "wsgi",
+        FLASK_APP,
+        lambda port: opentelemetry_instrument(gunicorn("wsgi:app", port)),
+        env={**DEPLOYED, **OTEL_OFFLINE},
+        seen=DEPLOYED,
+    ),
+    Case(
+        "launcher_imports_framework_first",
+        "asgi",
+        (*FASTAPI_APP, ("launchers/framework_first", ".")),
+        lambda port: python_script("serve.py"),
+        env=DEPLOYED,
+        seen=DEPLOYED,
+    ),
+]
+
+
+@pytest.mark.parametrize("case", LAUNCHERS, ids=lambda case: case.name)
+def test_rewritten_app_starts_silently_under_launcher(
+    case: Case, corpus_bases: Bases, tmp_path: Path
+) -> None:
+    verdict = run_case(case, tmp_path, corpus_bases)
+    if verdict.problems:
+        pytest.fail(verdict.report(), pytrace=False)
