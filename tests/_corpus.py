@@ -24,8 +24,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
+import pytest
 from _servers import (
     RECORD_ENV,
     Records,
@@ -53,31 +55,52 @@ _OUTPUT_LIMIT = 12_000
 Layer = tuple[str, str]
 Command = Callable[[int], list[str]]
 
+# The deployment's own environment: the DSN, set where the server runs.
+DEPLOYED: Mapping[str, str] = MappingProxyType({"SENTRY_DSN": DEPLOY_DSN})
+FLASK_APP: tuple[Layer, ...] = (("apps/flask", "."), ("entries/plain_flask", "."))
+FASTAPI_APP: tuple[Layer, ...] = (("apps/fastapi", "."), ("entries/plain_fastapi", "."))
+
 
 @dataclass(frozen=True)
 class Case:
     """One real entry: its layout, the rewrite a user runs, how it is served, what must hold.
 
     ``serve`` builds the server command for a port; None means the project
-    is a Lambda function, invoked through ``LAMBDA_HANDLER``. ``seen`` is
-    what the init must find in ``os.environ``; ``route`` the ``http.route``
-    of the server span each request must produce (None: no tracing in this
-    init); ``sentry_environment`` the environment Sentry's event must carry;
-    ``gevent`` asks that gevent had patched the process before init and
-    never warned.
+    is a Lambda function, invoked through ``LAMBDA_HANDLER``. ``env`` is
+    the server's environment (on top of ``clean_env()``; by default the
+    deployment's DSN), ``seen`` what the init must find in ``os.environ``;
+    ``route`` the ``http.route`` of the server span each request must
+    produce (None: no tracing in this init); ``sentry_environment`` the
+    environment Sentry's event must carry; ``gevent`` asks that gevent had
+    patched the process before init.
     """
 
     name: str
     preset: str
     layers: tuple[Layer, ...]
     serve: Command | None
-    base: str = "empty"  # or "django", "lambda"
+    base: str | None = None  # a generated base: "django" or "lambda_zip" (see Bases)
     path: str = "/hello"
-    env: Mapping[str, str] = field(default_factory=dict)
-    seen: Mapping[str, str] = field(default_factory=dict)
+    env: Mapping[str, str] = field(default_factory=lambda: DEPLOYED)
+    seen: Mapping[str, str] = field(default_factory=lambda: DEPLOYED)
     route: str | None = "/hello"
     sentry_environment: str | None = None
     gevent: bool = False
+
+
+def django_case(name: str, serve: Command) -> Case:
+    """The project ``django-admin startproject mysite`` makes, with the corpus's view and init,
+    rewritten with ``--preset django``."""
+    return Case(
+        name,
+        "django",
+        (("apps/django", "."),),
+        serve,
+        base="django",
+        path="/hello/",
+        route="hello/",
+        seen={**DEPLOYED, "DJANGO_SETTINGS_MODULE": "mysite.settings"},
+    )
 
 
 class Bases:
@@ -108,11 +131,11 @@ class Bases:
         )
         return task_root
 
-    def get(self, name: str) -> Path | None:
-        """The base called ``name`` (``empty`` is none), made now if it is the first use."""
-        if name == "empty":
-            return None
-        base: Path = getattr(self, {"django": "django", "lambda": "lambda_zip"}[name])
+    def get(self, name: str) -> Path:
+        """The base called ``name`` (``django`` or ``lambda_zip``), made now on its first use."""
+        if name not in ("django", "lambda_zip"):
+            raise ValueError(f"no base called {name!r}")
+        base: Path = getattr(self, name)
         return base
 
 
@@ -126,18 +149,17 @@ def _run(command: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
 
 def build(case: Case, project: Path, bases: Bases) -> None:
     """Assemble the case's project at ``project``: its base, then its layers in order."""
-    base = bases.get(case.base)
-    if base is None:
+    if case.base is None:
         project.mkdir(parents=True)
     else:
-        shutil.copytree(base, project)
+        shutil.copytree(bases.get(case.base), project)
     for source, destination in case.layers:
         shutil.copytree(REAL / source, project / destination, dirs_exist_ok=True)
     # rewriter reads the nearest pyproject.toml upward: keep the run independent of the machine.
     (project.parent / "pyproject.toml").write_text("[tool.rewriter]\n", encoding="utf-8")
 
 
-def rewriter(project: Path, *arguments: str) -> subprocess.CompletedProcess[str]:
+def run_rewriter(project: Path, *arguments: str) -> subprocess.CompletedProcess[str]:
     """``python -m rewriter ARGUMENTS`` in ``project``, as a user runs it."""
     return subprocess.run(
         [sys.executable, "-m", "rewriter", *arguments],
@@ -177,7 +199,7 @@ def run_case(case: Case, workdir: Path, bases: Bases) -> Verdict:
     verdict = Verdict(case)
     arguments = ("--preset", case.preset, ".")
     for extra in ((), ("--check",)):
-        run = rewriter(project, *arguments, *extra)
+        run = run_rewriter(project, *arguments, *extra)
         if run.returncode != 0:
             command = " ".join(("rewriter", *arguments, *extra))
             verdict.problems.append(f"{command} exited {run.returncode}: {run.stderr.strip()}")
@@ -270,41 +292,63 @@ def _sentry_events(records: Records, pid: int) -> list[dict[str, Any]]:
 
 def _judge(case: Case, pids: set[int], records: Records, verdict: Verdict) -> None:
     problems = verdict.problems
-    if not pids:
-        problems.append("no request returned 200: the serving process cannot be checked")
+    # Every init, in whatever process it ran, must have seen the entry's setup.
+    for init in records.of("init"):
+        problems.extend(_judge_init(case, init))
     counts = records.inits_per_pid()
     for pid, count in sorted(counts.items()):
         if count != 1:
             problems.append(f"init ran {count} times in process {pid}")
+    if not pids:
+        problems.append("no request returned 200: the serving process cannot be checked")
     for pid in sorted(pids):
         if pid not in counts:
             problems.append(f"init never ran in the serving process {pid}")
-            continue
-        [init, *_] = records.of("init", pid)
-        for name, expected in case.seen.items():
-            if init["env"].get(name) != expected:
-                problems.append(f"init saw {name}={init['env'].get(name)!r}, not {expected!r}")
-        if case.gevent and init["gevent_patched"] is not True:
-            problems.append(
-                f"gevent had not patched socket and ssl when init ran "
-                f"(gevent_patched={init['gevent_patched']!r})"
-            )
-        if case.route is not None and not _server_spans(records, pid, case.route):
-            spans = [(span["span_kind"], span["route"]) for span in records.of("span", pid)]
-            problems.append(f"no SERVER span with route {case.route!r} recorded; spans: {spans}")
-        events = _sentry_events(records, pid)
-        if not events:
-            items = [item["type"] for item in records.of("sentry", pid)]
-            problems.append(f"no Sentry event recorded; envelope items: {items}")
-        elif case.sentry_environment is not None:
-            environments = sorted({str(event["environment"]) for event in events})
-            if environments != [case.sentry_environment]:
-                problems.append(
-                    f"Sentry events carry environment {environments}, "
-                    f"not {case.sentry_environment!r}"
-                )
+        problems.extend(_judge_served(case, records, pid))
     if "MonkeyPatchWarning" in verdict.output:
         problems.append("gevent warned MonkeyPatchWarning")
     printed = [line for line in verdict.output.splitlines() if _REWRITER_OUTPUT.search(line)]
     if printed:
         problems.append(f"rewriter's code printed at run time: {printed}")
+
+
+def _judge_init(case: Case, init: dict[str, Any]) -> list[str]:
+    """What is wrong with the environment one init run saw."""
+    where = f"init in process {init['pid']}"
+    problems = [
+        f"{where} saw {name}={init['env'].get(name)!r}, not {expected!r}"
+        for name, expected in case.seen.items()
+        if init["env"].get(name) != expected
+    ]
+    if case.gevent and init["gevent_patched"] is not True:
+        problems.append(
+            f"{where} ran before gevent patched socket and ssl "
+            f"(gevent_patched={init['gevent_patched']!r})"
+        )
+    return problems
+
+
+def _judge_served(case: Case, records: Records, pid: int) -> list[str]:
+    """What is missing from what the process ``pid`` recorded while it served the requests."""
+    problems = []
+    if case.route is not None and not _server_spans(records, pid, case.route):
+        spans = [(span["span_kind"], span["route"]) for span in records.of("span", pid)]
+        problems.append(f"no SERVER span with route {case.route!r} recorded; spans: {spans}")
+    events = _sentry_events(records, pid)
+    if not events:
+        items = [item["type"] for item in records.of("sentry", pid)]
+        problems.append(f"no Sentry event recorded; envelope items: {items}")
+    elif case.sentry_environment is not None:
+        environments = sorted({str(event["environment"]) for event in events})
+        if environments != [case.sentry_environment]:
+            problems.append(
+                f"Sentry events carry environment {environments}, not {case.sentry_environment!r}"
+            )
+    return problems
+
+
+def assert_case_holds(case: Case, workdir: Path, bases: Bases) -> None:
+    """Run ``case`` and fail the test with the whole report when anything is wrong."""
+    verdict = run_case(case, workdir, bases)
+    if verdict.problems:
+        pytest.fail(verdict.report(), pytrace=False)

@@ -12,11 +12,12 @@ The pieces, for any test that needs a real server or the AWS runtime:
   wrapper.
 - ``serve(command, cwd=, env=, port=, logs=)``: a context manager that starts
   the command in its own process group, waits until the port accepts
-  connections (or fails at once, with the server's output, when the process
-  exits first), yields a ``Server`` whose ``get(path)`` returns a
-  ``Response`` (any status; a connection failure raises ``ServerFailed``,
-  an AssertionError with the output), and on exit stops the whole process group: SIGTERM, then
-  SIGKILL after ``stop_timeout`` seconds.
+  connections (or fails at once when the process exits first), yields a
+  ``Server`` whose ``get(path)`` returns a ``Response`` of any status, and
+  on exit stops the whole process group: SIGTERM, then SIGKILL after
+  ``stop_timeout`` seconds. A server that exits, never listens or drops a
+  connection raises ``ServerFailed``, an AssertionError that carries the
+  server's output.
 - ``invoke_lambda(task_root, handler, events, env=)``: import a Lambda
   handler and call it with each event, as the AWS Python runtime does, in a
   fresh ``python -S`` process (no site-packages, as in a function).
@@ -195,10 +196,8 @@ def _wait_for_port(server: Server, timeout: float) -> None:
                 f"{server.port}: {last_words}",
                 server.output(),
             )
-        with (
-            contextlib.suppress(OSError),
-            socket.create_connection(("127.0.0.1", server.port), timeout=1),
-        ):
+        with contextlib.suppress(OSError):
+            socket.create_connection(("127.0.0.1", server.port), timeout=1).close()
             return
         if time.monotonic() > deadline:
             raise ServerFailed(
@@ -234,6 +233,7 @@ def serve(
 ) -> Iterator[Server]:
     """Start ``command`` in ``cwd``, yield it once ``port`` accepts connections, always stop it.
 
+    ``env`` is the server's whole environment (build it with ``clean_env``).
     ``logs`` is a directory for ``stdout.log`` and ``stderr.log``; they stay
     readable after the block. A server that exits before it listens, or
     does not listen within ``ready_timeout`` seconds, raises ServerFailed
@@ -326,7 +326,7 @@ class Records:
     docstring for the other fields.
     """
 
-    all: list[dict[str, Any]] = field(default_factory=list)
+    entries: list[dict[str, Any]] = field(default_factory=list)
 
     @classmethod
     def read(cls, path: Path) -> Records:
@@ -339,7 +339,7 @@ class Records:
         """The records of ``kind`` (``init``, ``span``, ``sentry``), of one process if ``pid``."""
         return [
             entry
-            for entry in self.all
+            for entry in self.entries
             if entry["kind"] == kind and (pid is None or entry["pid"] == pid)
         ]
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from _corpus import DEPLOY_DSN, Bases, Case, run_case
+from _corpus import DEPLOYED, FASTAPI_APP, FLASK_APP, Bases, Case, assert_case_holds, django_case
 from _servers import (
     fastapi_run,
     flask_run,
@@ -32,55 +32,25 @@ from _servers import (
     python_script,
 )
 
-DEPLOYED = {"SENTRY_DSN": DEPLOY_DSN}
-FLASK_APP = (("apps/flask", "."), ("entries/plain_flask", "."))
-FASTAPI_APP = (("apps/fastapi", "."), ("entries/plain_fastapi", "."))
 # opentelemetry-instrument exports nowhere: the init adds its own exporter to the provider.
 OTEL_OFFLINE = {f"OTEL_{kind}_EXPORTER": "none" for kind in ("TRACES", "METRICS", "LOGS")}
 
 LAUNCHERS = [
-    Case(
-        "flask_run",
-        "wsgi",
-        FLASK_APP,
-        lambda port: flask_run("wsgi", port),
-        env=DEPLOYED,
-        seen=DEPLOYED,
-    ),
-    Case(
-        "fastapi_run",
-        "asgi",
-        FASTAPI_APP,
-        lambda port: fastapi_run("main.py", port),
-        env=DEPLOYED,
-        seen=DEPLOYED,
-    ),
-    Case(
-        "django_manage_runserver",
-        "django",
-        (("apps/django", "."),),
-        manage_runserver,
-        base="django",
-        path="/hello/",
-        route="hello/",
-        env=DEPLOYED,
-        seen={**DEPLOYED, "DJANGO_SETTINGS_MODULE": "mysite.settings"},
-    ),
+    Case("flask_run", "wsgi", FLASK_APP, lambda port: flask_run("wsgi", port)),
+    Case("fastapi_run", "asgi", FASTAPI_APP, lambda port: fastapi_run("main.py", port)),
+    django_case("django_manage_runserver", manage_runserver),
     Case(
         "opentelemetry_instrument_gunicorn",
         "wsgi",
         FLASK_APP,
         lambda port: opentelemetry_instrument(gunicorn("wsgi:app", port)),
         env={**DEPLOYED, **OTEL_OFFLINE},
-        seen=DEPLOYED,
     ),
     Case(
         "launcher_imports_framework_first",
         "asgi",
         (*FASTAPI_APP, ("launchers/framework_first", ".")),
         lambda port: python_script("serve.py"),
-        env=DEPLOYED,
-        seen=DEPLOYED,
     ),
 ]
 
@@ -89,6 +59,4 @@ LAUNCHERS = [
 def test_rewritten_app_starts_silently_under_launcher(
     case: Case, corpus_bases: Bases, tmp_path: Path
 ) -> None:
-    verdict = run_case(case, tmp_path, corpus_bases)
-    if verdict.problems:
-        pytest.fail(verdict.report(), pytrace=False)
+    assert_case_holds(case, tmp_path, corpus_bases)

@@ -27,27 +27,35 @@ same way.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import pytest
-from _corpus import DEPLOY_DSN, DOTENV_DSN, Bases, Case, run_case
+from _corpus import (
+    DEPLOYED,
+    DOTENV_DSN,
+    FASTAPI_APP,
+    FLASK_APP,
+    Bases,
+    Case,
+    Layer,
+    assert_case_holds,
+    django_case,
+)
 from _servers import gunicorn, python_script, uvicorn
 
 FLASK = ("apps/flask", ".")
 FASTAPI = ("apps/fastapi", ".")
-DJANGO = ("apps/django", ".")
 DOTENV = ("dotenv", ".")
 NITRO = ("nitro", ".")
 CHUNK = "build/server/chunks/service"  # the app as the Nitro-like build's runtime chunk
-DEPLOYED = {"SENTRY_DSN": DEPLOY_DSN}
 
 
-def entry(name: str, destination: str = ".") -> tuple[str, str]:
-    return (f"entries/{name}", destination)
+def entry(name: str) -> Layer:
+    return (f"entries/{name}", ".")
 
 
-def dotenv_case(name: str, app: tuple[str, str], preset: str, command: str) -> Case:
+def dotenv_case(name: str, app: Layer, preset: str, command: str) -> Case:
     """An entry that loads ``.env`` (holding the DSN) before importing its application."""
     serve = gunicorn if preset == "wsgi" else uvicorn
     return Case(
@@ -55,6 +63,7 @@ def dotenv_case(name: str, app: tuple[str, str], preset: str, command: str) -> C
         preset,
         (app, DOTENV, entry(name)),
         lambda port: serve(command, port),
+        env={},
         seen={"SENTRY_DSN": DOTENV_DSN},
     )
 
@@ -75,44 +84,27 @@ def gevent_case(
     )
 
 
+def sibling_case(name: str, app: str, serve: Callable[[str, int], list[str]]) -> Case:
+    """A Nitro-like build whose ``instrument.server.py`` imports ``sentry_options`` beside it."""
+    return Case(
+        name,
+        "nitro",
+        (NITRO, (f"{app}/service", CHUNK), entry(name)),
+        lambda port: serve("build.server.index:handler", port),
+        sentry_environment="siblings",
+    )
+
+
 CASES = [
-    Case(
-        "plain_flask_gunicorn",
-        "wsgi",
-        (FLASK, entry("plain_flask")),
-        lambda port: gunicorn("wsgi:app", port),
-        env=DEPLOYED,
-        seen=DEPLOYED,
-    ),
-    Case(
-        "plain_fastapi_uvicorn",
-        "asgi",
-        (FASTAPI, entry("plain_fastapi")),
-        lambda port: uvicorn("main:app", port),
-        env=DEPLOYED,
-        seen=DEPLOYED,
-    ),
-    Case(
+    Case("plain_flask_gunicorn", "wsgi", FLASK_APP, lambda port: gunicorn("wsgi:app", port)),
+    Case("plain_fastapi_uvicorn", "asgi", FASTAPI_APP, lambda port: uvicorn("main:app", port)),
+    django_case(
         "django_startproject_wsgi_gunicorn",
-        "django",
-        (DJANGO,),
         lambda port: gunicorn("mysite.wsgi:application", port),
-        base="django",
-        path="/hello/",
-        route="hello/",
-        env=DEPLOYED,
-        seen={**DEPLOYED, "DJANGO_SETTINGS_MODULE": "mysite.settings"},
     ),
-    Case(
+    django_case(
         "django_startproject_asgi_uvicorn",
-        "django",
-        (DJANGO,),
         lambda port: uvicorn("mysite.asgi:application", port),
-        base="django",
-        path="/hello/",
-        route="hello/",
-        env=DEPLOYED,
-        seen={**DEPLOYED, "DJANGO_SETTINGS_MODULE": "mysite.settings"},
     ),
     dotenv_case("dotenv_bare", FLASK, "wsgi", "wsgi:app"),
     dotenv_case("dotenv_path_constant", FLASK, "wsgi", "wsgi:app"),
@@ -133,28 +125,13 @@ CASES = [
         "lambda",
         (DOTENV, entry("lambda_zip")),
         None,
-        base="lambda",
+        base="lambda_zip",
         route=None,
+        env={},
         seen={"SENTRY_DSN": DOTENV_DSN},
     ),
-    Case(
-        "init_sibling_absolute",
-        "nitro",
-        (NITRO, ("apps/flask/service", CHUNK), entry("init_sibling_absolute")),
-        lambda port: gunicorn("build.server.index:handler", port),
-        env=DEPLOYED,
-        seen=DEPLOYED,
-        sentry_environment="siblings",
-    ),
-    Case(
-        "init_sibling_relative",
-        "nitro",
-        (NITRO, ("apps/fastapi/service", CHUNK), entry("init_sibling_relative")),
-        lambda port: uvicorn("build.server.index:handler", port),
-        env=DEPLOYED,
-        seen=DEPLOYED,
-        sentry_environment="siblings",
-    ),
+    sibling_case("init_sibling_absolute", "apps/flask", gunicorn),
+    sibling_case("init_sibling_relative", "apps/fastapi", uvicorn),
 ]
 
 
@@ -162,6 +139,4 @@ CASES = [
 def test_real_entry_is_instrumented_when_served(
     case: Case, corpus_bases: Bases, tmp_path: Path
 ) -> None:
-    verdict = run_case(case, tmp_path, corpus_bases)
-    if verdict.problems:
-        pytest.fail(verdict.report(), pytrace=False)
+    assert_case_holds(case, tmp_path, corpus_bases)
