@@ -66,7 +66,9 @@ class ModuleLocator:
         self._tree = tree
         self._entry = entry
 
-    def resolve(self, module: str, importer: str | None = None, *, strict: bool = False) -> str | None:
+    def resolve(
+        self, module: str, importer: str | None = None, *, strict: bool = False
+    ) -> str | None:
         """The file (or namespace directory, ending in ``/``) that ``module`` loads.
 
         ``importer`` is the relative path of the importing file (the entry by

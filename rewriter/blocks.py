@@ -85,9 +85,12 @@ def lazy_context(
     delete_type_checking: bool,
 ) -> dict[str, Any]:
     """The variables of ``lazy.py.j2`` for this entry."""
-    deferred = [site for site in layout.sites if site.line in _mirrored(layout)]
+    mirrored = {line for group in layout.groups if group.kind == "mirror" for line in group.lines}
+    deferred = [site.statement for site in layout.sites if site.line in mirrored]
+    imports, values = deferred_imports(deferred)
     return {
-        "imports": [_import_text(site.statement) for site in deferred],
+        "imports": imports,
+        "values": values,
         "names": list(dict.fromkeys(layout.lazy_names)),
         "stand_ins": list(stand_ins),
         "sync_stand_ins": any(not stand_in.is_async for stand_in in stand_ins),
@@ -96,19 +99,41 @@ def lazy_context(
     }
 
 
-def _mirrored(layout: Layout) -> set[int]:
-    return {line for group in layout.groups if group.kind == "mirror" for line in group.lines}
+def deferred_imports(statements: Sequence[ImportStatement]) -> tuple[list[str], list[tuple[str, str]]]:
+    """The lazy block's import lines for ``statements``, and the names they bind.
+
+    Each name is bound to a local ``value_N`` rather than to its own name, so
+    that no local shadows the module-level name the deferred mirror binds for
+    type checkers (pyflakes: F811). The forms stay CPython's own (see
+    ``rewriter.bindings``): ``from m import x as value_1`` and ``import a.b as
+    value_2`` bind what ``from m import x`` and ``import a.b as c`` bind; a
+    plain ``import a.b`` binds the top-level package, which is what
+    ``__import__("a.b", globals())`` returns (the call ``IMPORT_NAME`` makes).
+    Returns ``(lines, [(bound name, local), ...])``; the lines are rebuilt
+    from the parsed names, never copied from the source text.
+    """
+    lines: list[str] = []
+    values: list[tuple[str, str]] = []
+    for statement in statements:
+        aliases = []
+        for alias in statement.names:
+            local = f"value_{len(values) + 1}"
+            values.append((alias.bound, local))
+            if statement.kind == "import" and alias.asname is None and "." in alias.name:
+                lines.append(f"{local} = __import__({_python_string(alias.name)}, globals())")
+            elif statement.kind == "import":
+                lines.append(f"import {alias.name} as {local}")
+            else:
+                aliases.append(f"{alias.name} as {local}")
+        if aliases:
+            lines.append(f"from {statement.module} import {', '.join(aliases)}")
+    return lines, values
 
 
-def _import_text(statement: ImportStatement) -> str:
-    # Rebuilt from the parsed names, never copied from the source text.
-    names = ", ".join(
-        alias.name if alias.asname is None else f"{alias.name} as {alias.asname}"
-        for alias in statement.names
-    )
-    if statement.kind == "import":
-        return f"import {names}"
-    return f"from {statement.module} import {names}"
+def _python_string(text: str) -> str:
+    import json
+
+    return json.dumps(text)
 
 
 def _guard_names(

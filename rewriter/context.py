@@ -177,16 +177,16 @@ def _callable(init: InitSpec) -> str:
 
 
 def _installed(top: str) -> bool:
-    # Installed for this interpreter: the directory rewriter runs in does not
-    # count, it is on sys.path only because rewriter was started there.
+    # Importable where the build runs: installed for this interpreter, or in
+    # the current directory, which servers started there put on sys.path too
+    # (`python -m`, gunicorn, uvicorn).
     import os
     import sys
     from importlib.machinery import PathFinder
 
-    if top in sys.builtin_module_names or top in sys.modules:
+    if top in sys.builtin_module_names:
         return True
-    here = os.getcwd()
-    path = [entry for entry in sys.path if entry and os.path.abspath(entry) != here]
+    path = [os.getcwd(), *(entry for entry in sys.path if entry)]
     return PathFinder.find_spec(top, path) is not None
 
 

@@ -23,6 +23,8 @@ from rewriter.tree import SourceTree
 if TYPE_CHECKING:
     import libcst as cst
 
+    from rewriter.templates import Statement
+
 
 def rewrite_source(
     source: str,
@@ -83,7 +85,7 @@ def rewritten_text(plan: EntryPlan) -> str:
 
 def _generated(
     plan: EntryPlan, kind: str, code: str, newline: str, moved: tuple[int, ...]
-) -> cst.BaseStatement:
+) -> Statement:
     from rewriter.templates import render_statements
 
     (statement,) = render_statements_of(code, newline)
@@ -93,14 +95,18 @@ def _generated(
     return statement.with_changes(leading_lines=marker.leading_lines)
 
 
-def render_statements_of(code: str, newline: str) -> list[cst.BaseStatement]:
+def render_statements_of(code: str, newline: str) -> list[Statement]:
     """Parse already rendered template ``code`` into LibCST statements."""
     import libcst as cst
 
     config = cst.PartialParserConfig(default_indent="    ", default_newline=newline)
     if newline != "\n":
         code = code.replace("\n", newline)
-    return list(cst.parse_module(code, config=config).body)
+    return [
+        statement
+        for statement in cst.parse_module(code, config=config).body
+        if isinstance(statement, (cst.SimpleStatementLine, cst.BaseCompoundStatement))
+    ]
 
 
 def _digest(code: str) -> str:
@@ -115,10 +121,10 @@ def _empty_line() -> cst.EmptyLine:
     return cst.EmptyLine()
 
 
-def _reexport_renderer(newline: str) -> Callable[[str, str], cst.BaseStatement]:
+def _reexport_renderer(newline: str) -> Callable[[str, str], Statement]:
     from rewriter.templates import render_statements
 
-    def render(module: str, name: str) -> cst.BaseStatement:
+    def render(module: str, name: str) -> Statement:
         return render_statements("reexport.py.j2", newline, module=module, name=name)[0]
 
     return render

@@ -70,21 +70,21 @@ def name_flow(statement: ast.stmt) -> NameFlow:
             binds.update(node.names)
             dynamic[0] = True
             return
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
-            if node.func.id in _NAMESPACE_CALLS:
-                dynamic[0] = True
+        called = node.func if isinstance(node, ast.Call) else None
+        if isinstance(called, ast.Name) and called.id in _NAMESPACE_CALLS:
+            dynamic[0] = True
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             if module_scope:
                 binds.add(node.name)
             for decorator in node.decorator_list:
                 visit(decorator, module_scope, walrus_binds)
-            inner = [*node.body]
+            inner: list[ast.AST] = [*node.body]
             if not isinstance(node, ast.ClassDef):
                 inner.append(node.args)
             else:
                 inner.extend([*node.bases, *node.keywords])
-            for child in inner:
-                visit(child, False, False)
+            for part in inner:
+                visit(part, False, False)
             return
         if isinstance(node, ast.NamedExpr) and isinstance(node.target, ast.Name):
             # PEP 572: `:=` binds in the enclosing function or module scope,
@@ -106,5 +106,5 @@ def name_flow(statement: ast.stmt) -> NameFlow:
         for child in ast.iter_child_nodes(node):
             visit(child, module_scope, walrus_binds)
 
-    visit(statement, True, True)
+    visit(statement, module_scope=True, walrus_binds=True)
     return NameFlow(frozenset(reads), frozenset(binds), dynamic[0])

@@ -185,11 +185,13 @@ def _part(line: Line, text: SourceText) -> Part:
             return _block(line, statement, text, "lazy")
         if is_pin(statement):
             return _wrapper(line, statement.body, text, "pin")
-    if isinstance(statement, ast.If) and not statement.orelse:
-        if _is_type_checking(statement.test) and DEFERRED_MARKER in text.line_text(
-            statement.lineno
-        ):
-            return _wrapper(line, statement.body, text, "mirror")
+    if (
+        isinstance(statement, ast.If)
+        and not statement.orelse
+        and _is_type_checking(statement.test)
+        and DEFERRED_MARKER in text.line_text(statement.lineno)
+    ):
+        return _wrapper(line, statement.body, text, "mirror")
     if isinstance(statement, ast.If) and _is_legacy_mirror(statement.test):
         return _legacy_mirror(line, statement, text)
     return Part("user", line)

@@ -54,7 +54,7 @@ def _egg_info(tree: SourceTree, root: str, folder: str) -> set[str]:
             if line.strip()
         }
     modules = tree.read_text(f"{folder}/top_level.txt") or ""
-    paths = set()
+    paths: set[str] = set()
     for line in modules.splitlines():
         name = line.strip().replace(".", "/")
         if name:

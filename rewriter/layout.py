@@ -263,9 +263,8 @@ def _header(lines: Sequence[Line]) -> list[int]:
     header = []
     for index, line in enumerate(lines):
         first = line.first
-        if index == 0 and _is_docstring(first) and len(line.statements) == 1:
-            header.append(index)
-        elif isinstance(first, ast.ImportFrom) and first.module == "__future__":
+        docstring = index == 0 and _is_docstring(first) and len(line.statements) == 1
+        if docstring or (isinstance(first, ast.ImportFrom) and first.module == "__future__"):
             header.append(index)
         else:
             break
@@ -319,9 +318,12 @@ def _inert(line: Line) -> bool:
             continue
         if isinstance(statement, ast.Pass) or _is_docstring(statement):
             continue
-        if isinstance(statement, (ast.Assign, ast.AnnAssign)) and statement.value is not None:
-            if all(_is_literal(node) for node in ast.walk(statement.value)):
-                continue
+        if (
+            isinstance(statement, (ast.Assign, ast.AnnAssign))
+            and statement.value is not None
+            and all(_is_literal(node) for node in ast.walk(statement.value))
+        ):
+            continue
         return False
     return True
 
@@ -477,16 +479,27 @@ def _groups(
     for index in rest:
         line = lines[index]
         late = state.read(line, text)
+        previous = groups[-1] if groups else None
+        # Two import lines that code (now moved above the block) kept apart
+        # would become one import block to isort; a pin keeps them apart.
+        joined = (
+            line.is_import
+            and previous is not None
+            and previous.kind == "plain"
+            and lines[previous.lines[-1]].is_import
+            and previous.lines[-1] != index - 1
+        )
         if index in deferred:
             kind: GroupKind = "mirror"
-        elif late or (given.pin_runtime and index in runtime_top):
+        elif late or joined or (given.pin_runtime and index in runtime_top):
             kind = "pin"
         else:
             kind = "plain"
         items = [Item(line=index)]
         if kind == "pin":
             items.extend(Item(reexport=reexport) for reexport in reexports.get(index, ()))
-        if groups and kind != "plain" and groups[-1].kind == kind:
+        adjacent = bool(groups) and groups[-1].lines[-1:] == (index - 1,)
+        if adjacent and kind != "plain" and groups[-1].kind == kind:
             groups[-1] = Group(kind, (*groups[-1].items, *items))
         else:
             groups.append(Group(kind, tuple(items)))

@@ -104,6 +104,11 @@ def _eager_reason(site: ImportSite, lines: Sequence[Line], usage: _Usage) -> str
     if len(lines[site.line].statements) != 1:
         return "it shares its line with other statements"
     for name in site.statement.bound_names:
+        if name in usage.exported:
+            return (
+                f"{name!r} is listed in __all__, which linters (ruff's TC004) and"
+                " `from entry import *` read at import time"
+            )
         if not usage.is_free(name):
             return f"the entry itself uses or rebinds {name!r}"
     return None
@@ -132,11 +137,16 @@ class _Usage:
 
     used: frozenset[str]
     import_bindings: Counter[str]
+    exported: frozenset[str]
 
     @classmethod
     def read(cls, lines: Sequence[Line]) -> _Usage:
+        from rewriter.analysis import summarise_module
+
         used: set[str] = set()
         bindings: Counter[str] = Counter()
+        statements = [statement for line in lines for statement in line.statements]
+        summary = summarise_module(ast.Module(body=statements, type_ignores=[]))
         for line in lines:
             for statement in line.statements:
                 for node in ast.walk(statement):
@@ -149,7 +159,7 @@ class _Usage:
                 for node in module_level([statement]):
                     if isinstance(node, (ast.Import, ast.ImportFrom)):
                         bindings.update(ImportStatement.from_ast(node).bound_names)
-        return cls(frozenset(used), bindings)
+        return cls(frozenset(used), bindings, frozenset(summary.all_names or ()))
 
     def is_free(self, name: str) -> bool:
         """True if only its one import binds ``name`` and nothing else touches it."""

@@ -32,11 +32,12 @@ _TEMPLATE_INDENT = "    "
 def _load(name: str) -> str:
     # Through the package's own loader: files on disk or inside a zip alike,
     # without importlib.resources (which imports zipfile and more).
-    import rewriter._templates as package
+    import importlib  # jinja2 has imported it already
 
-    assert package.__spec__ is not None and package.__spec__.loader is not None
+    package = importlib.import_module("rewriter._templates")
+    loader = package.__spec__.loader if package.__spec__ is not None else None
     location = os.path.join(os.path.dirname(package.__file__ or ""), name)
-    data: bytes = package.__spec__.loader.get_data(location)  # type: ignore[attr-defined]
+    data: bytes = loader.get_data(location)  # type: ignore[union-attr]
     return data.decode("utf-8")
 
 
@@ -67,7 +68,9 @@ def _fstring_body(message: str, arguments: list[str]) -> str:
     # "preload of %s failed" with ["name"] -> "preload of {name} failed".
     parts = message.split("%s")
     assert len(parts) == len(arguments) + 1, "one argument per %s"
-    return parts[0] + "".join(f"{{{name}}}{part}" for name, part in zip(arguments, parts[1:]))
+    return parts[0] + "".join(
+        f"{{{name}}}{part}" for name, part in zip(arguments, parts[1:], strict=True)
+    )
 
 
 class _CompiledTemplates(jinja2.FileSystemBytecodeCache):
@@ -117,6 +120,7 @@ def environment(newline: str = "\n") -> jinja2.Environment:
     env.filters["pylist"] = _python_list
     env.filters["pyset"] = _python_set
     env.filters["fstring"] = _fstring_body
+    env.filters["bound_pair"] = lambda pair: f"{_python_literal(pair[0])}: {pair[1]}"
     return env
 
 

@@ -181,5 +181,16 @@ def _wrap(wrapper: Statement, statements: list[Statement]) -> Statement:
     first, *others = statements
     leading = first.leading_lines
     first = first.with_changes(leading_lines=())
-    body = wrapper.body.with_changes(body=[first, *others])
+    body = wrapper.body.with_changes(body=[first, *map(_unindented_blanks, others)])
     return wrapper.with_changes(leading_lines=leading, body=body)
+
+
+def _unindented_blanks(statement: Statement) -> Statement:
+    # A blank line inside the wrapper is printed with the block's indentation
+    # unless told otherwise, which would leave trailing whitespace (W293).
+    # At the top level, where undo puts the line back, both print the same.
+    lines = [
+        line.with_changes(indent=False) if line.comment is None else line
+        for line in statement.leading_lines
+    ]
+    return statement.with_changes(leading_lines=lines)
