@@ -9,6 +9,7 @@ from rewriter.analysis import EntryLocation, ExportReader, ModuleLocator, Runtim
 from rewriter.bindings import ImportStatement
 from rewriter.config import InitSpec, Settings
 from rewriter.errors import ConfigError, Diagnostic
+from rewriter.names import is_identifier
 from rewriter.tree import SourceTree
 
 
@@ -144,7 +145,6 @@ def check_init_module(
     if _installed(top):
         return
     package = ".".join(entry.package)
-    where = f"package {package}" if package else "the entry's directory"
     suggestions: list[str] = []
     beside = init.target.replace(".", "/")
     for candidate in (f"{beside}.py", f"{beside}/__init__.py"):
@@ -155,20 +155,29 @@ def check_init_module(
     if not suggestions:
         import difflib
 
+        listed = tree.list_dir(".") or ()
         names = [
             name.removesuffix(".py")
-            for name in tree.list_dir(".") or ()
+            for name in listed
             if name.endswith(".py") or tree.is_file(f"{name}/__init__.py")
         ]
         close = difflib.get_close_matches(top, names, n=1)
-        if close:
+        if close and is_identifier(close[0]):
             suggested = (f"{package}." if package else "") + close[0]
             suggestions.append(repr(suggested + _callable(init)))
+        elif close and not init.attribute:
+            suggestions.append(f"'./{close[0]}.py'")  # a file whose name is no module name
     hint = f"; did you mean {' or '.join(suggestions)}?" if suggestions else ""
+    if package:
+        where = (
+            f"the entry is a module of package {package}, so Python looks for it above that"
+            " package, not beside the entry"
+        )
+    else:
+        where = "it is not beside the entry (a script, whose directory Python searches)"
     raise ConfigError(
-        f"init module {init.target!r} cannot be imported from the entry (a module of"
-        f" {where}): it is neither in the tree where Python will look for it nor"
-        f" installed here{hint}"
+        f"init module {init.target!r} cannot be imported by the entry: {where}, and it is"
+        f" neither installed here nor in the current directory{hint}"
     )
 
 

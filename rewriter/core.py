@@ -64,7 +64,7 @@ def rewritten_text(plan: EntryPlan) -> str:
         return plan.source
     from rewriter.transforms.assemble import Pieces, assemble
 
-    module = parse_module(plan.source)
+    module = parse_module(plan.analysed)
     newline = module.default_newline
     block = _generated(plan, plan.kind, plan.block_text, newline, plan.layout.moved)
     lazy = None

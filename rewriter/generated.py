@@ -21,9 +21,7 @@ back the original text:
 - the *lazy block* (``# rewriter:lazy``) at the end of the file, with the
   function ``_rewriter_lazy``.
 
-Entries rewritten by rewriter 0.1 (an ``if _rewriter_typing.TYPE_CHECKING:``
-mirror around each runtime import, a block with many ``_rewriter_*``
-helpers) are recognised too, so that a run upgrades them.
+Entries rewritten by rewriter 0.1 are taken back first (``rewriter.legacy``).
 """
 
 from __future__ import annotations
@@ -51,7 +49,7 @@ _DIGEST = re.compile(r"# rewriter:(?:init|preload|lazy) ([0-9a-f]{12}) ")
 _MOVED = re.compile(r"# rewriter:moved ([0-9 ]+)")
 _PIN_ERROR = re.compile(rf"{PIN_ERROR}(?:_[0-9]+)?\Z")
 
-PartKind = Literal["user", "block", "lazy", "pin", "mirror", "legacy-mirror"]
+PartKind = Literal["user", "block", "lazy", "pin", "mirror"]
 
 
 def digest(node: ast.stmt) -> str:
@@ -192,16 +190,14 @@ def _part(line: Line, text: SourceText) -> Part:
         and DEFERRED_MARKER in text.line_text(statement.lineno)
     ):
         return _wrapper(line, statement.body, text, "mirror")
-    if isinstance(statement, ast.If) and _is_legacy_mirror(statement.test):
-        return _legacy_mirror(line, statement, text)
     return Part("user", line)
 
 
 def _defined_function(statement: ast.Try) -> str | None:
-    for inner in statement.body:
-        if isinstance(inner, ast.FunctionDef):
-            return inner.name
-    return None
+    # Today's blocks define one function, rewriter 0.1's many helpers
+    # (rewriter.legacy upgrades those first).
+    names = [inner.name for inner in statement.body if isinstance(inner, ast.FunctionDef)]
+    return names[0] if len(names) == 1 else None
 
 
 def _block(line: Line, statement: ast.Try, text: SourceText, kind: PartKind) -> Part:
@@ -269,22 +265,6 @@ def _wrapper(line: Line, body: Sequence[ast.stmt], text: SourceText, kind: PartK
 
 def _is_type_checking(test: ast.expr) -> bool:
     return isinstance(test, ast.Name) and test.id == "TYPE_CHECKING"
-
-
-def _is_legacy_mirror(test: ast.expr) -> bool:
-    return (
-        isinstance(test, ast.Attribute)
-        and test.attr == "TYPE_CHECKING"
-        and isinstance(test.value, ast.Name)
-        and test.value.id == "_rewriter_typing"
-    )
-
-
-def _legacy_mirror(line: Line, statement: ast.If, text: SourceText) -> Part:
-    # rewriter 0.1 kept the original statement first in the TYPE_CHECKING
-    # branch, followed by the handler re-exports it added.
-    inner = tuple(logical_lines(statement.body, text))
-    return Part("legacy-mirror", line, inner, frozenset(range(1, len(inner))))
 
 
 def is_generated(part: Part) -> bool:

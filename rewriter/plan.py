@@ -21,6 +21,7 @@ from rewriter.context import Context, unmatched_runtime_patterns
 from rewriter.errors import ConfigError, Diagnostic, RewriteError
 from rewriter.generated import PIN_ERROR, Part, Recovery, digest, recover
 from rewriter.layout import Layout, LayoutInput, plan_layout
+from rewriter.legacy import has_legacy_code, upgrade
 from rewriter.lines import Line, SourceText
 from rewriter.tree import SourceTree
 
@@ -30,6 +31,10 @@ class EntryPlan:
     """One entry, taken apart and planned. Build it with ``analyse``."""
 
     source: str
+    """The entry's text."""
+    analysed: str
+    """What was analysed: ``source``, or for an entry rewritten by rewriter
+    0.1, ``source`` taken back to its original statements (``rewriter.legacy``)."""
     settings: Settings
     text: SourceText
     module: ast.Module
@@ -46,18 +51,14 @@ class EntryPlan:
     @cached_property
     def block_text(self) -> str:
         """The rendered block (the ``try`` statement, without its marker)."""
-        from rewriter.templates import render_text
-
-        return render_text(self.block_template, "\n", **self.block_variables)
+        return _rendered(self.block_template, self.block_variables)
 
     @cached_property
     def lazy_text(self) -> str | None:
         """The rendered lazy block, if the entry defers imports to first use."""
         if self.lazy_variables is None:
             return None
-        from rewriter.templates import render_text
-
-        return render_text(LAZY_TEMPLATE, "\n", **self.lazy_variables)
+        return _rendered(LAZY_TEMPLATE, self.lazy_variables)
 
     def marker_text(self, kind: str, code: str, moved: tuple[int, ...] = ()) -> str:
         """The marker comments of a block of ``kind`` whose code is ``code``."""
@@ -75,7 +76,7 @@ class EntryPlan:
     @cached_property
     def unchanged(self) -> bool:
         """True when the entry already is what the rewrite would make of it."""
-        return _matches(self)
+        return self.analysed is self.source and _matches(self)
 
     @property
     def runtime_modules(self) -> tuple[str, ...]:
@@ -84,6 +85,36 @@ class EntryPlan:
             site.statement.module or site.statement.names[0].name
             for site in self.layout.runtime_sites
         )
+
+
+def parse_entry(source: str) -> ast.Module:
+    """``ast.parse(source)``; ``RewriteError`` at CPython's position for invalid text."""
+    try:
+        return ast.parse(source)
+    except SyntaxError as error:
+        raise RewriteError(
+            f"cannot parse: {error.msg}", error.lineno or 1, error.offset or 1
+        ) from None
+    except (ValueError, MemoryError, RecursionError) as error:
+        raise RewriteError(f"cannot parse: {error}") from None
+
+
+def _rendered(template: str, variables: dict[str, Any]) -> str:
+    # A template that renders code that does not parse is an error, never a
+    # broken output file.
+    from rewriter.templates import render_text
+
+    text = render_text(template, "\n", **variables)
+    try:
+        module = ast.parse(text)
+    except SyntaxError as error:
+        raise RewriteError(
+            f"template {template} rendered code that does not parse: {error.msg}"
+            f" (line {error.lineno})"
+        ) from None
+    if len(module.body) != 1 or not isinstance(module.body[0], ast.Try):
+        raise RewriteError(f"template {template} must render one try statement")
+    return text
 
 
 def analyse(
@@ -99,12 +130,11 @@ def analyse(
     was edited by hand, and setup that cannot run before init;
     ``ConfigError`` for settings that do not fit the entry.
     """
-    try:
-        module = ast.parse(source)
-    except SyntaxError as error:
-        raise RewriteError(
-            f"cannot parse: {error.msg}", error.lineno or 1, error.offset or 1
-        ) from None
+    module = parse_entry(source)
+    original = source
+    if has_legacy_code(module):
+        source = upgrade(source)
+        module = parse_entry(source)
     text = SourceText(source)
     recovery = recover(module, text)
     if recovery.problems:
@@ -157,7 +187,8 @@ def analyse(
         )
     )
     return EntryPlan(
-        source=source,
+        source=original,
+        analysed=source,
         settings=settings,
         text=text,
         module=module,

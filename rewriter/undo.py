@@ -11,7 +11,6 @@ rather than guessed at.
 
 from __future__ import annotations
 
-import ast
 from dataclasses import dataclass
 
 from rewriter.errors import RewriteError
@@ -39,12 +38,13 @@ def undo_source(source: str) -> UndoResult:
     ``RewriteError`` (positioned) for text CPython rejects and for generated
     code that was edited by hand.
     """
-    try:
-        module = ast.parse(source)
-    except SyntaxError as error:
-        raise RewriteError(
-            f"cannot parse: {error.msg}", error.lineno or 1, error.offset or 1
-        ) from None
+    from rewriter.legacy import has_legacy_code, upgrade
+    from rewriter.plan import parse_entry
+
+    module = parse_entry(source)
+    if has_legacy_code(module):
+        # rewriter 0.1 kept each original statement, but not its line's layout.
+        return UndoResult(source, upgrade(source))
     recovery = recover(module, SourceText(source))
     if recovery.problems:
         message, line, column = recovery.problems[0]

@@ -70,7 +70,7 @@ def verify_plan(plan: EntryPlan) -> tuple[Diagnostic, ...]:
         part = part_of[site.line]
         kind = recovery.parts[part].kind
         position = (site.node.lineno, plan.text.column(site.node))
-        if block is not None and part < block:
+        if block is None or part < block:
             findings.append(
                 Diagnostic(f"runtime module {site.runtime[0]} is imported before init", *position)
             )

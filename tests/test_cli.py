@@ -14,6 +14,7 @@ import rewriter.core
 from rewriter import cli
 from rewriter.config import Settings
 from rewriter.errors import RewriteError
+from rewriter.plan import EntryPlan
 from rewriter.report import BuildReport, FileReport, Status
 from rewriter.result import Result
 from rewriter.runner import rewrite_build, rewrite_file
@@ -27,6 +28,19 @@ APP = "def handler(event, context):\n    return 'ok'\n"
 BROKEN = "import os\ndef handler(:\n    pass\n"
 
 
+# The init modules the tests name; each build has them beside its (script)
+# entry, where `import NAME` finds them when the entry runs.
+INIT_MODULES = (
+    "instrument",
+    "file_instrument",
+    "cli_instrument",
+    "first_instrument",
+    "second_instrument",
+    "nearest_instrument",
+    "chosen_instrument",
+)
+
+
 def make_build(root: Path, entry: str = ENTRY, *, init: str | None = "instrument") -> Path:
     """A build directory ``root/build/server`` with one entry; returns the entry."""
     server = root / "build" / "server"
@@ -34,6 +48,8 @@ def make_build(root: Path, entry: str = ENTRY, *, init: str | None = "instrument
     (server / "chunks" / "__init__.py").write_text("")
     (server / "chunks" / "app.py").write_text(APP)
     (server / "index.py").write_text(entry)
+    for name in INIT_MODULES:
+        (server / f"{name}.py").write_text("def init():\n    pass\n")
     table = "" if init is None else f'[tool.rewriter]\ninit = "{init}"\n'
     (root / "pyproject.toml").write_text(table)
     return server / "index.py"
@@ -138,6 +154,7 @@ def test_stdin_check_writes_nothing(
     project: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     make_build(project)
+    (project / "instrument.py").write_text("")  # stdin's entry directory is the current one
     feed_stdin(monkeypatch, b"import flask\n")
     code, out, err = run(capsys, "--check", "-")
     assert (code, out) == (1, "")
@@ -410,13 +427,13 @@ def test_file_changed_during_the_rewrite_is_not_overwritten(
     project: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     entry = make_build(project)
-    real = rewriter.core.rewrite_source
+    real = rewriter.core.rewritten_text
 
-    def edit_meanwhile(source: str, settings: Settings, **kwargs: object) -> Result:
+    def edit_meanwhile(plan: EntryPlan) -> str:
         entry.write_text("# edited by someone else\n")
-        return real(source, settings, **kwargs)  # type: ignore[arg-type]
+        return real(plan)
 
-    monkeypatch.setattr(rewriter.core, "rewrite_source", edit_meanwhile)
+    monkeypatch.setattr(rewriter.core, "rewritten_text", edit_meanwhile)
     code, _, err = run(capsys, "build")
     assert code == 123
     assert (
@@ -431,10 +448,10 @@ def test_internal_error_is_a_failed_file(
 ) -> None:
     entry = make_build(project)
 
-    def crash(source: str, settings: Settings, **kwargs: object) -> Result:
+    def crash(plan: EntryPlan) -> str:
         raise ValueError("boom")
 
-    monkeypatch.setattr(rewriter.core, "rewrite_source", crash)
+    monkeypatch.setattr(rewriter.core, "rewritten_text", crash)
     code, _, err = run(capsys, "build")
     assert code == 123
     assert "error: build/server/index.py:1:1: internal error: ValueError: boom\n" in err
@@ -547,7 +564,7 @@ class _GcWatchingTree(MemoryTree):
 
 
 def test_rewrite_source_pauses_the_cyclic_garbage_collector() -> None:
-    tree = _GcWatchingTree({"chunks/app.py": APP})
+    tree = _GcWatchingTree({"chunks/app.py": APP, "instrument.py": ""})
     assert gc.isenabled()
     result = rewriter.core.rewrite_source(
         ENTRY, Settings(init="instrument"), path="index.py", tree=tree

@@ -210,18 +210,25 @@ print(json.dumps({
 """
 
 
+LAZY_ENTRY = '"""Server entry (generated): the handler is imported on first use."""\n{}from .chunks.nitro import handler\n'
+
+
+@pytest.mark.parametrize("lazy", [False, True], ids=["eager", "lazy"])
 def test_rewritten_entry_neither_imports_typing_nor_leaves_type_checking(
-    tmp_path: Path,
+    tmp_path: Path, lazy: bool
 ) -> None:
-    # The deferred imports test `_rewriter_typing.TYPE_CHECKING`; at run time
-    # that is a stand-in, and the block's own TYPE_CHECKING is deleted again.
+    # Lazy mode keeps the deferred imports under `if TYPE_CHECKING:` for type
+    # checkers; the block binds that name while the entry runs, without
+    # importing typing, and the lazy block deletes it again.
     project = _project(tmp_path, "package")
+    (project / ENTRY).write_text(LAZY_ENTRY.format(""), encoding="utf-8")
     (project / "probe.py").write_text(NAMESPACE_PROBE, encoding="utf-8")
     before = {"typing imported": False, "TYPE_CHECKING": "unbound", **NO_INIT}
     assert _report(_run(project, "probe.py")) == before
 
-    _rewrite(project)
+    rewritten = _rewrite(project, Settings(lazy=lazy))
 
+    assert ("if TYPE_CHECKING:  # rewriter:deferred" in rewritten) == lazy
     after = {"typing imported": False, "TYPE_CHECKING": "unbound", **INIT_FIRST}
     assert _report(_run(project, "probe.py")) == after
 
@@ -230,14 +237,14 @@ def test_type_checking_bound_above_the_block_is_the_entrys_own(tmp_path: Path) -
     project = _project(tmp_path, "package")
     (project / "probe.py").write_text(NAMESPACE_PROBE, encoding="utf-8")
     entry = project / ENTRY
-    source = entry.read_text(encoding="utf-8")
-    entry.write_text(source.replace('"""\n', '"""\nfrom typing import TYPE_CHECKING\n', 1))
-    settings = Settings(prelude=("typing",))  # keeps that import above init
+    entry.write_text(LAZY_ENTRY.format("from typing import TYPE_CHECKING\n"), encoding="utf-8")
+    settings = Settings(prelude=("typing",), lazy=True)  # keeps that import above init
 
     rewritten = _rewrite(project, settings)
 
     assert rewritten.index("from typing import TYPE_CHECKING") < rewritten.index("rewriter:init")
-    assert rewritten.count("TYPE_CHECKING = False") == 1  # the stand-in's attribute only
+    assert "if TYPE_CHECKING:  # rewriter:deferred" in rewritten
+    assert "TYPE_CHECKING = False" not in rewritten
     assert "del TYPE_CHECKING" not in rewritten
     after = {"typing imported": True, "TYPE_CHECKING": False, **INIT_FIRST}
     assert _report(_run(project, "probe.py")) == after

@@ -178,8 +178,17 @@ def test_hostile_init_spec_on_the_command_line(
     assert "init" in line
 
 
-@pytest.mark.parametrize("key", sorted(CODE_KEYS))
-@pytest.mark.parametrize("value", HOSTILE_NAMES)
+# A prelude may be named relative to the entry (`.helpers.early`), so a
+# leading dot is a valid prelude; every other pair must be refused.
+HOSTILE_PAIRS = [
+    pytest.param(key, value.values[0], id=f"{value.id}-{key}")
+    for key in sorted(CODE_KEYS)
+    for value in HOSTILE_NAMES
+    if not (key == "prelude" and value.id == "leading dot")
+]
+
+
+@pytest.mark.parametrize(("key", "value"), HOSTILE_PAIRS)
 def test_hostile_name_in_pyproject(
     project: Path, capsys: pytest.CaptureFixture[str], key: str, value: str
 ) -> None:
@@ -298,6 +307,9 @@ def test_accepted_values_only_change_names_and_strings(benign: str, other: str) 
         {
             "index.py": "",
             "instrument.server.py": "",
+            "instrument.py": "",
+            "obs/__init__.py": "",
+            "obs/setup.py": "",
             "../up/other-name.py": "",
             "chunks/app.py": "def handler(): pass\ndef serve_it(): pass\n",
         }
@@ -314,12 +326,12 @@ def test_accepted_values_only_change_names_and_strings(benign: str, other: str) 
 
 @pytest.fixture
 def broken_template(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """``init.py.j2`` renders code that does not parse; other templates are real."""
+    """``block.py.j2`` renders code that does not parse; other templates are real."""
     real = rewriter.templates._load
     broken = "try:\n    value = ({{ init_key | pyrepr }}\nfinally:\n    pass\n"
 
     def load(name: str) -> str:
-        return broken if name == "init.py.j2" else real(name)
+        return broken if name == "block.py.j2" else real(name)
 
     monkeypatch.setattr(rewriter.templates, "_load", load)
     rewriter.templates.environment.cache_clear()
@@ -330,9 +342,9 @@ def broken_template(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
 
 def test_a_template_that_does_not_parse_is_an_error(broken_template: str) -> None:
     with pytest.raises(RewriteError) as excinfo:
-        render_statements("init.py.j2", "\n", init_key="instrument")
+        render_statements("block.py.j2", "\n", init_key="instrument")
     assert excinfo.value.diagnostic.message.startswith(
-        "template init.py.j2 rendered code that does not parse"
+        "template block.py.j2 rendered code that does not parse"
     )
 
 
@@ -345,6 +357,8 @@ def test_rewrite_file_leaves_the_entry_when_the_template_breaks(
     entry.chmod(0o644)
     assert report.status == "failed"
     assert report.error is not None
-    assert report.error.message.startswith("template init.py.j2 rendered code that does not parse")
+    assert report.error.message.startswith(
+        "template block.py.j2 rendered code that does not parse"
+    )
     assert entry.read_bytes() == ENTRY
     assert not [name for name in os.listdir(project) if name.endswith(".tmp")]

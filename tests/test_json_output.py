@@ -28,6 +28,7 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         "build/server/index.py": ENTRY,
         "build/server/chunks/__init__.py": "",
         "build/server/chunks/app.py": APP,
+        "build/server/instrument.py": "",
     }
     for relpath, text in files.items():
         (tmp_path / relpath).parent.mkdir(parents=True, exist_ok=True)
@@ -209,6 +210,7 @@ def test_config_error_prints_no_json(project: Path, capsys: pytest.CaptureFixtur
 def test_stdin_with_check(
     project: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    (project / "instrument.py").write_text("")  # stdin's entry directory is the current one
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"import os\n")))
     code, report, _ = run_json(capsys, "--check", "-")
     assert code == 1

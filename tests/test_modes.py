@@ -153,10 +153,11 @@ def test_lazy_keeps_an_import_eager_when_the_entry_uses_its_names() -> None:
     source = "from .chunks.rt import handler, CONFIG\nPORT = CONFIG.get('port')\n"
     result = rewrite_source(source, Settings(lazy=True), path="index.py", tree=tree)
     deferred = result.output.partition("finally:")[2]
-    assert "_rewriter_defer(" not in deferred
-    assert "handler, CONFIG = _rewriter_from" in deferred
+    assert "rewriter:deferred" not in deferred and "_rewriter_lazy" not in deferred
+    assert "try:\n    from .chunks.rt import handler, CONFIG\nexcept" in deferred
     [warning] = result.warnings
     assert "uses or rebinds 'CONFIG'" in warning.message
+    assert (warning.line, warning.column) == (1, 1)
 
 
 def test_lazy_refuses_an_entry_that_defines_getattr() -> None:
@@ -245,7 +246,7 @@ def test_preload_of_an_integration_that_is_not_installed_is_an_error(tmp_path: P
         rewrite_source("import os\n", Settings(mode="preload", preload=("nosuchlib",)))
 
 
-def test_a_failing_deferred_import_keeps_its_traceback_and_names_entry_and_module(
+def test_a_failing_deferred_import_keeps_its_traceback_and_gets_a_note(
     tmp_path: Path,
 ) -> None:
     _write(
@@ -265,7 +266,10 @@ def test_a_failing_deferred_import_keeps_its_traceback_and_names_entry_and_modul
     assert result.returncode == 1
     assert "LookupError: runtime is broken" in result.stderr
     assert 'app/chunks/broken.py", line 4' in result.stderr  # the original frame is kept
-    assert "rewriter: deferred import of '.chunks.broken' by entry 'app.index'" in result.stderr
+    # The original statement ran: its own traceback line, then rewriter's note.
+    assert 'app/index.py", line' in result.stderr
+    assert "from .chunks.broken import handler" in result.stderr
+    assert result.stderr.rstrip().endswith("rewriter: imported after the instrumentation init")
 
 
 def test_top_level_import_mode_only_inserts_the_init_block() -> None:
@@ -297,26 +301,25 @@ def test_prelude_statements_stay_before_the_init_block(header: str) -> None:
     assert output.startswith(header + "\n# rewriter:init")
 
 
-def test_a_runtime_import_before_a_prelude_call_ends_the_header() -> None:
+def test_a_patch_after_a_runtime_import_moves_above_the_init_and_the_runtime() -> None:
     tree = MemoryTree({"chunks/rt.py": "", "instrument_server.py": ""})
     source = "from .chunks import rt\nfrom gevent import monkey\nmonkey.patch_all()\n"
     output = rewrite_source(source, Settings(), path="index.py", tree=tree).output
-    assert output.startswith("# rewriter:init")
+    assert output.startswith("from gevent import monkey\nmonkey.patch_all()\n\n# rewriter:init")
+    assert "# rewriter:moved 2 3 -- " in output
+    assert output.endswith("try:\n    from .chunks import rt\nexcept " + output.split("except ")[-1])
 
 
 def test_without_a_tree_only_relative_imports_are_runtime() -> None:
     output = rewrite_source("import os\nfrom .x import y\n", Settings(init="instrument")).output
     after = output.partition("finally:")[2]
-    assert "\nimport os\n" in after
-    assert '(y,) = _rewriter_from(".x", __package__, "y")' in after
+    assert "\nimport os\ntry:\n    from .x import y\nexcept " in after
 
 
 def test_lazy_mode_is_idempotent() -> None:
     tree = MemoryTree({"chunks/rt.py": "def handler(): pass\n", "instrument_server.py": ""})
     settings = Settings(lazy=True)
     first = rewrite_source("from .chunks.rt import handler\n", settings, path="index.py", tree=tree)
-    for fast_path in (True, False):
-        again = rewrite_source(
-            first.output, settings, path="index.py", tree=tree, _fast_path=fast_path
-        )
-        assert again.output == first.output
+    assert "def _rewriter_lazy():" in first.output
+    again = rewrite_source(first.output, settings, path="index.py", tree=tree)
+    assert again.output == first.output

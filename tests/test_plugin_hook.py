@@ -229,6 +229,7 @@ def test_rewrite_build_reports_bad_files_and_goes_on(tmp_path: Path) -> None:
         "server/index.py": "from .chunks.app import handler\n",
         "server/chunks/__init__.py": "",
         "server/chunks/app.py": "def handler(event, context):\n    return 1\n",
+        "server/instrument.py": "",
         "broken/server/index.py": "def handler(:\n",
         "undecodable/server/index.py": "",
     }

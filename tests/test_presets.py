@@ -150,7 +150,7 @@ def test_preset_handler_names_warn_only_when_none_is_exported() -> None:
         NITRO_ENTRY,
         Settings(preset="django", init="otel"),
         path="index.py",
-        tree=MemoryTree(NITRO_TREE),
+        tree=MemoryTree({**NITRO_TREE, "otel.py": ""}),
     )
     assert django_result.reexports == ()
     assert [warning.message for warning in django_result.warnings] == [
@@ -195,6 +195,8 @@ BUILD = {
 def build(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.chdir(tmp_path)
     _write(tmp_path, BUILD)
+    # The init module, where a server started in this directory imports it.
+    _write(tmp_path, {"otel.py": "def init():\n    pass\n"})
     return tmp_path
 
 

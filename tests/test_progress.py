@@ -31,6 +31,7 @@ TIMEOUT = 120  # seconds
 def write_build(root: Path, *, broken: bool = True) -> None:
     """``root/build``: ENTRIES entries, the first of them broken when ``broken``."""
     (root / "pyproject.toml").write_text('[tool.rewriter]\ninit = "instrument"\n')
+    (root / "instrument.py").write_text("")  # where a server started in root imports it
     for number in range(ENTRIES):
         server = root / "build" / f"s{number:02d}"
         server.mkdir(parents=True)
