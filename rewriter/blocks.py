@@ -99,7 +99,9 @@ def lazy_context(
     }
 
 
-def deferred_imports(statements: Sequence[ImportStatement]) -> tuple[list[str], list[tuple[str, str]]]:
+def deferred_imports(
+    statements: Sequence[ImportStatement],
+) -> tuple[list[str], list[tuple[str, str]]]:
     """The lazy block's import lines for ``statements``, and the names they bind.
 
     Each name is bound to a local ``value_N`` rather than to its own name, so
@@ -139,18 +141,19 @@ def _python_string(text: str) -> str:
 def _guard_names(
     context: Context, sites: Sequence[ImportSite]
 ) -> tuple[list[str], list[tuple[int, str]]]:
-    absolute: list[str] = []
-    relative: list[tuple[int, str]] = []
+    # Sorted, so that a formatter reordering the imports (isort) does not
+    # change the block.
+    absolute: set[str] = set()
+    relative: set[tuple[int, str]] = set()
     for site in sites:
         for module in site.runtime:
             dotted = module.lstrip(".")
             level = len(module) - len(dotted)
             if not level:
-                if module not in absolute:
-                    absolute.append(module)
-            elif dotted and (level, dotted) not in relative:
-                relative.append((level, dotted))
-    return absolute, relative
+                absolute.add(module)
+            elif dotted:
+                relative.add((level, dotted))
+    return sorted(absolute), sorted(relative)
 
 
 def _integrations(settings: Settings) -> tuple[Any, ...]:

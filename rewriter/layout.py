@@ -141,6 +141,10 @@ class LayoutInput:
     explicit_handlers: bool = False
     reexport: bool = False
     lazy: bool = False
+    pinned: frozenset[int] = frozenset()
+    """Original lines that an earlier run pinned: they stay pinned, so that a
+    formatter that reorders or spaces them out (isort's sections) leaves a
+    file the next run does not change."""
     warnings: list[Diagnostic] = field(default_factory=list)
 
 
@@ -471,30 +475,10 @@ def _groups(
     deferred: set[int],
     reexports: dict[int, list[Reexport]],
 ) -> list[Group]:
-    state = _CodeState()
-    for index in prefix:
-        state.read(lines[index], text)
-    runtime_top = {site.line for site in sites if site.runtime and site.top_level}
+    kinds = _kinds(lines, text, prefix, rest, sites, given, deferred)
     groups: list[Group] = []
     for index in rest:
-        line = lines[index]
-        late = state.read(line, text)
-        previous = groups[-1] if groups else None
-        # Two import lines that code (now moved above the block) kept apart
-        # would become one import block to isort; a pin keeps them apart.
-        joined = (
-            line.is_import
-            and previous is not None
-            and previous.kind == "plain"
-            and lines[previous.lines[-1]].is_import
-            and previous.lines[-1] != index - 1
-        )
-        if index in deferred:
-            kind: GroupKind = "mirror"
-        elif late or joined or (given.pin_runtime and index in runtime_top):
-            kind = "pin"
-        else:
-            kind = "plain"
+        kind = kinds[index]
         items = [Item(line=index)]
         if kind == "pin":
             items.extend(Item(reexport=reexport) for reexport in reexports.get(index, ()))
@@ -504,6 +488,72 @@ def _groups(
         else:
             groups.append(Group(kind, tuple(items)))
     return groups
+
+
+def _kinds(
+    lines: Sequence[Line],
+    text: SourceText,
+    prefix: Sequence[int],
+    rest: Sequence[int],
+    sites: Sequence[ImportSite],
+    given: LayoutInput,
+    deferred: set[int],
+) -> dict[int, GroupKind]:
+    """Whether each line of the rest stays plain, is pinned, or is deferred (a mirror)."""
+    state = _CodeState()
+    for index in prefix:
+        state.read(lines[index], text)
+    runtime_top = {site.line for site in sites if site.runtime and site.top_level}
+    kinds: dict[int, GroupKind] = {}
+    previous: int | None = None
+    for index in rest:
+        line = lines[index]
+        late = state.read(line, text)
+        # Two import lines that code (now moved above the block) kept apart
+        # would become one import block to isort; a pin keeps them apart.
+        joined = (
+            line.is_import
+            and previous is not None
+            and lines[previous].is_import
+            and previous != index - 1
+        )
+        if index in deferred:
+            kinds[index] = "mirror"
+        elif late or joined or index in given.pinned or _pins_runtime(index, runtime_top, given):
+            kinds[index] = "pin"
+        else:
+            kinds[index] = "plain"
+        previous = index
+    # An import block stays whole: the plain import lines right next to a pin
+    # (no blank line between) go into it, so that isort sees the same blocks
+    # and black finds no import line followed by a `try` without a blank
+    # line. Next to a mirror, they get a pin of their own.
+    for index in rest:
+        if kinds[index] == "plain":
+            continue
+        for step in (-1, 1):
+            other = index + step
+            while (
+                other in kinds
+                and kinds[other] == "plain"
+                and lines[other].is_import
+                and _touching(lines[min(other, other - step) : max(other, other - step) + 1], text)
+            ):
+                kinds[other] = "pin"
+                other += step
+    return kinds
+
+
+def _pins_runtime(index: int, runtime_top: set[int], given: LayoutInput) -> bool:
+    # dynamic-import mode pins every top-level runtime import.
+    return given.pin_runtime and index in runtime_top
+
+
+def _touching(pair: Sequence[Line], text: SourceText) -> bool:
+    """True when no blank line stands between two consecutive lines (comments may)."""
+    first, second = pair
+    between = range(first.end_lineno + 1, second.lineno)
+    return all(text.line_text(number).strip() for number in between)
 
 
 class _CodeState:
@@ -518,7 +568,7 @@ class _CodeState:
         first = text.line_text(line.lineno)[text.column(line.first) - 1 :]
         physical = (text.line_text(number) for number in range(line.lineno, line.end_lineno + 1))
         if any(_NOQA.search(physical_line) for physical_line in physical):
-            return False  # pycodestyle skips a logical line with `# noqa` entirely
+            return False  # pycodestyle skips a logical line marked noqa entirely
         if first.startswith(("import ", "from ")):
             return self.seen_code
         if _DUNDER.match(first) or first.startswith(_ALLOWED_KEYWORDS):

@@ -30,7 +30,9 @@ def has_legacy_code(module: ast.Module) -> bool:
     for statement in module.body:
         if isinstance(statement, ast.Try) and _is_legacy_block(statement):
             return True
-    return any(isinstance(node, ast.If) and _is_legacy_mirror(node.test) for node in ast.walk(module))
+    return any(
+        isinstance(node, ast.If) and _is_legacy_mirror(node.test) for node in ast.walk(module)
+    )
 
 
 def upgrade(source: str) -> str:
@@ -64,6 +66,7 @@ def upgrade(source: str) -> str:
             ):
                 return updated_node
             first = updated_node.body.body[0]
+            assert isinstance(first, (cst.SimpleStatementLine, cst.BaseCompoundStatement))
             return first.with_changes(
                 leading_lines=[*updated_node.leading_lines, *first.leading_lines]
             )

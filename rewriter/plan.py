@@ -161,6 +161,11 @@ def analyse(
         explicit_handlers=settings.handler is not None,
         reexport=deferring,
         lazy=settings.lazy,
+        pinned=frozenset(
+            index
+            for index, original in enumerate(recovery.lines)
+            if recovery.parts[original.part].kind == "pin"
+        ),
     )
     layout = plan_layout(lines, text, given)
     statements = [s for line in lines for s in line.statements]

@@ -16,7 +16,6 @@ from rewriter.config import Settings
 from rewriter.errors import RewriteError
 from rewriter.plan import EntryPlan
 from rewriter.report import BuildReport, FileReport, Status
-from rewriter.result import Result
 from rewriter.runner import rewrite_build, rewrite_file
 from rewriter.tree import MemoryTree
 

@@ -210,7 +210,10 @@ print(json.dumps({
 """
 
 
-LAZY_ENTRY = '"""Server entry (generated): the handler is imported on first use."""\n{}from .chunks.nitro import handler\n'
+LAZY_ENTRY = (
+    '"""Server entry (generated): the handler is imported on first use."""\n'
+    "{}from .chunks.nitro import handler\n"
+)
 
 
 @pytest.mark.parametrize("lazy", [False, True], ids=["eager", "lazy"])

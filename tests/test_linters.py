@@ -178,7 +178,9 @@ def test_rewritten_entries_add_no_finding(
 def test_the_matrix_covers_every_mode(rewritten: dict[str, list[tuple[str, Path]]]) -> None:
     # The control: each mode really is in the matrix, with its own code.
     texts = {
-        (entry, name): copy.read_text() for entry, copies in rewritten.items() for name, copy in copies
+        (entry, name): copy.read_text()
+        for entry, copies in rewritten.items()
+        for name, copy in copies
     }
     assert "def _rewriter_preload():" in texts["nitro", "preload"]
     assert "def _rewriter_lazy():" in texts["nitro", "lazy"]

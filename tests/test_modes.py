@@ -307,7 +307,8 @@ def test_a_patch_after_a_runtime_import_moves_above_the_init_and_the_runtime() -
     output = rewrite_source(source, Settings(), path="index.py", tree=tree).output
     assert output.startswith("from gevent import monkey\nmonkey.patch_all()\n\n# rewriter:init")
     assert "# rewriter:moved 2 3 -- " in output
-    assert output.endswith("try:\n    from .chunks import rt\nexcept " + output.split("except ")[-1])
+    tail = output.split("except ")[-1]
+    assert output.endswith("try:\n    from .chunks import rt\nexcept " + tail)
 
 
 def test_without_a_tree_only_relative_imports_are_runtime() -> None:

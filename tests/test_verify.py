@@ -63,4 +63,6 @@ def test_top_level_import_mode_accepts_static_imports_after_the_init_block(tmp_p
     assert verify_source(rewritten, settings, path="index.py", tree=tree) == ()
     dynamic = Settings(init="instrument", runtime=("chunks/**",))
     [finding] = verify_source(rewritten, dynamic, path="index.py", tree=tree)
-    assert "runtime module chunks.nitro.nitro is imported by a plain top-level import" in finding.message
+    assert finding.message.startswith(
+        "runtime module chunks.nitro.nitro is imported by a plain top-level import"
+    )
