@@ -131,8 +131,10 @@ def _roots(plan: EntryPlan) -> list[_Edge]:
             roots.append(_Edge(entry, init_line, 1, target))
         roots.extend(_packages_of(prelude, context, entry, init_line))
     # The packages that enclose the entry run their __init__.py before it.
+    # (An entry that is a package's __init__.py is that package itself.)
     depth = len(context.entry.package)
-    for level in range(depth):
+    first = 1 if context.entry.filename == "__init__.py" else 0
+    for level in range(first, depth):
         init = "../" * level + "__init__.py"
         roots.append(_Edge(entry, 1, 1, posixpath.normpath(init)))
     return roots

@@ -1,12 +1,11 @@
 """Static tracers and type checkers still see the runtime of a rewritten entry.
 
-The rewrite defers each runtime import behind ``importlib``, which no static
-tool follows. The ``if _rewriter_typing.TYPE_CHECKING:`` branch that keeps
-the original statement is what lets stdlib ``modulefinder`` (and the
-bundlers built like it, such as PyInstaller) find the runtime modules, and
-mypy and pyright see the handler's real signature. (At run time
-``_rewriter_typing`` is a stand-in; pyright knows the test only because the
-block also binds that name with ``import typing as _rewriter_typing``.)
+The rewrite keeps each runtime import as the original statement (in a pin),
+so stdlib ``modulefinder`` (and the bundlers built like it, such as
+PyInstaller) find the runtime modules, and mypy and pyright see the
+handler's real signature. In lazy mode the deferred imports stay under
+``if TYPE_CHECKING:``, which type checkers take and which ``modulefinder``
+reads in the bytecode.
 """
 
 from __future__ import annotations
@@ -58,9 +57,11 @@ def find_modules(root: Path) -> modulefinder.ModuleFinder:
     return finder
 
 
-class _DropTypeCheckingBranches(ast.NodeTransformer):
-    def visit_If(self, node: ast.If) -> ast.AST:
-        if isinstance(node.test, ast.Attribute) and node.test.attr == "TYPE_CHECKING":
+class _DropLateImports(ast.NodeTransformer):
+    """Empties every block after the init block that holds import statements."""
+
+    def visit_Try(self, node: ast.Try) -> ast.AST:
+        if any(isinstance(inner, (ast.Import, ast.ImportFrom)) for inner in node.body):
             node.body = [ast.Pass()]
         return node
 
@@ -72,13 +73,13 @@ def test_modulefinder_finds_every_runtime_module(build: Path) -> None:
     assert {"flask", "json"} <= set(finder.badmodules)
 
 
-def test_modulefinder_relies_on_the_type_checking_branch(build: Path, tmp_path: Path) -> None:
-    # The control: the same output without the TYPE_CHECKING branches hides
-    # the runtime, so the test above does measure the mirror.
+def test_modulefinder_relies_on_the_original_statements(build: Path, tmp_path: Path) -> None:
+    # The control: the same output without the pinned import statements hides
+    # the runtime, so the test above does measure them.
     root = tmp_path / "build"
     shutil.copytree(build, root)
     entry = root / ENTRY
-    tree = _DropTypeCheckingBranches().visit(ast.parse(entry.read_text(encoding="utf-8")))
+    tree = _DropLateImports().visit(ast.parse(entry.read_text(encoding="utf-8")))
     entry.write_text(ast.unparse(tree), encoding="utf-8")
     finder = find_modules(root)
     assert ENTRY_MODULE in finder.modules
@@ -180,9 +181,10 @@ EXPECTED_PYRIGHT = {
 }
 
 
-def pyright_messages(root: Path) -> dict[int, str]:
+def pyright_messages(root: Path, *, write: bool = True) -> dict[int, str]:
     """Pyright's messages on ``consumer.py`` (the first line of each), by line."""
-    (root / "consumer.py").write_text(CONSUMER, encoding="utf-8")
+    if write:
+        (root / "consumer.py").write_text(CONSUMER, encoding="utf-8")
     config = '{"pythonVersion": "3.11", "typeCheckingMode": "standard"}'
     (root / "pyrightconfig.json").write_text(config, encoding="utf-8")
     result = subprocess.run(
@@ -211,15 +213,41 @@ def test_pyright_sees_the_real_handler_types(build: Path, tmp_path: Path) -> Non
     assert pyright_messages(root) == EXPECTED_PYRIGHT
 
 
-def test_pyright_relies_on_the_typing_import_in_the_block(build: Path, tmp_path: Path) -> None:
-    # The control: without `import typing as _rewriter_typing` pyright reads
-    # the TYPE_CHECKING tests as ordinary conditions and the types are lost.
+LAZY_FIXTURE = ROOT / "fixtures" / "linters" / "nitro"
+LAZY_CONSUMER = """\
+from typing import reveal_type
+
+from app.server.index import handler
+
+reveal_type(handler)
+"""
+
+
+@pytest.fixture(scope="module")
+def lazy_build(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``fixtures/linters/nitro`` rewritten in lazy mode: its handler import is deferred."""
+    root = tmp_path_factory.mktemp("lazy") / "build"
+    shutil.copytree(LAZY_FIXTURE, root)
+    report = rewrite_file(root / ENTRY, Settings(lazy=True, init="./instrument.server.py"))
+    assert report.status == "changed", report.error
+    assert "if TYPE_CHECKING:  # rewriter:deferred" in (root / ENTRY).read_text()
+    return root
+
+
+def test_a_lazy_entry_keeps_its_runtime_visible(lazy_build: Path, tmp_path: Path) -> None:
+    finder = find_modules(lazy_build)
+    assert "app.server.handlers" in finder.modules
     root = tmp_path / "build"
-    shutil.copytree(build, root)
+    shutil.copytree(lazy_build, root)
+    (root / "consumer.py").write_text(LAZY_CONSUMER, encoding="utf-8")
+    expected = 'Type of "handler" is "(event: dict[str, str]) -> dict[str, str]"'
+    assert pyright_messages(root, write=False) == {5: expected}
+
+    # The control: without the deferred mirror, pyright no longer knows it.
     entry = root / ENTRY
     source = entry.read_text(encoding="utf-8")
-    assert source.count("import typing as _rewriter_typing") == 1
-    entry.write_text(source.replace("import typing as", "import os as"), encoding="utf-8")
-    messages = pyright_messages(root)
-    assert messages[5] != EXPECTED_PYRIGHT[5]
-    assert "Unknown" in messages[5]
+    mirror = "if TYPE_CHECKING:  # rewriter:deferred"
+    head, _, tail = source.partition(mirror)
+    statement, _, rest = tail.partition("\n    from .handlers import handler\n")
+    entry.write_text(head + mirror + statement + "\n    pass\n" + rest, encoding="utf-8")
+    assert pyright_messages(root, write=False) != {5: expected}
