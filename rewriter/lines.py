@@ -120,5 +120,11 @@ def logical_lines(body: Sequence[ast.stmt], text: SourceText) -> list[Line]:
 def _joined(previous: ast.stmt | None, statement: ast.stmt, text: SourceText) -> bool:
     if not (isinstance(previous, _SIMPLE) and isinstance(statement, _SIMPLE)):
         return False
+    # `a; b` on one line (or continued with a backslash) is one line; `a;`
+    # ending its line is followed by a line of its own.
     between = text.source[text.end(previous) : text.start(statement)]
-    return between.strip(" \t\f\\\r\n").startswith(";")
+    for continuation in ("\\\r\n", "\\\n", "\\\r"):
+        between = between.replace(continuation, "")
+    return between.lstrip(" \t\f").startswith(";") and not any(
+        newline in between for newline in "\r\n"
+    )

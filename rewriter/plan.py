@@ -288,7 +288,10 @@ def _same_generated(
     present = [plan.text.line_text(number) for number in range(start, statement.lineno)]
     if present != marker:
         return False
-    return start == 1 or not plan.text.line_text(start - 1).strip()
+    if start == 1 or not plan.text.line_text(start - 1).strip():
+        return True
+    # A block that comes first follows the module's comments directly.
+    return plan.recovery.block == 0 and plan.text.line_text(start - 1).lstrip().startswith("#")
 
 
 def _same_wrapper(plan: EntryPlan, part: Part, position: int, group: Any) -> bool:

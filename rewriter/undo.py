@@ -52,8 +52,9 @@ def undo_source(source: str) -> UndoResult:
     if not recovery.rewritten:
         return UndoResult(source, source)
     from rewriter.core import parse_module
-    from rewriter.transforms.assemble import recover_lines
+    from rewriter.transforms.assemble import recover_lines, without_block_marker
 
     tree = parse_module(source)
-    original = tree.with_changes(body=recover_lines(tree, recovery))
+    lines = recover_lines(tree, recovery)
+    original = without_block_marker(tree, recovery).with_changes(body=lines)
     return UndoResult(source, original.code)

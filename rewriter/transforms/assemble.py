@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import libcst as cst
 
-from rewriter.generated import Recovery
+from rewriter.generated import BLOCK_MARKERS, Recovery
 from rewriter.layout import Group, Layout
 from rewriter.templates import render_statements
 
@@ -71,6 +71,7 @@ def assemble(
     ``render_reexport(module, name)`` renders one re-export line.
     """
     lines = recover_lines(module, recovery)
+    module = without_block_marker(module, recovery)
     body: list[cst.BaseStatement] = [lines[index] for index in layout.prefix]
     body.append(_block(module, recovery, pieces.block, above=bool(body)))
     newline = module.default_newline
@@ -125,6 +126,22 @@ def _first_original(recovery: Recovery, part: int) -> int:
     )
 
 
+def without_block_marker(module: cst.Module, recovery: Recovery) -> cst.Module:
+    """``module`` without the block's marker comments, when they sit in its header.
+
+    LibCST keeps the comments above a file's first statement in the module
+    header, so those of a block placed first end up there.
+    """
+    if recovery.block != 0 or not module.header:
+        return module
+    header = list(module.header)
+    for index, line in enumerate(header):
+        comment = line.comment.value if line.comment is not None else ""
+        if comment.startswith(BLOCK_MARKERS):
+            return module.with_changes(header=header[:index])
+    return module
+
+
 def _block(
     module: cst.Module, recovery: Recovery, block: Statement, *, above: bool
 ) -> Statement:
@@ -134,8 +151,9 @@ def _block(
         existing = module.body[recovery.block]
         if _same_code(existing, block):
             block = existing.with_changes(leading_lines=block.leading_lines)
-    header_ends_blank = bool(module.header) and module.header[-1].comment is None
-    if above or (module.header and not header_ends_blank):
+    # One blank line between the block and the code above it. A block that
+    # comes first follows the module's header comments as they are.
+    if above:
         block = block.with_changes(leading_lines=[cst.EmptyLine(), *block.leading_lines])
     return block
 
