@@ -88,8 +88,9 @@ def test_installed_wheel_rewrites_an_entry(tmp_path: Path) -> None:
         "rewriter/__main__.py",
         "rewriter/py.typed",
         "rewriter/_trace_child.py",  # --trace runs it by path
-        "rewriter/_templates/init.py.j2",
-        "rewriter/_templates/deferred.py.j2",
+        "rewriter/_templates/block.py.j2",
+        "rewriter/_templates/pin.py.j2",
+        "rewriter/_templates/lazy.py.j2",
     } <= names
 
     venv = tmp_path / "venv"
@@ -110,12 +111,12 @@ def test_installed_wheel_rewrites_an_entry(tmp_path: Path) -> None:
     templates, package = (Path(path).resolve() for path in json.loads(located))
     assert templates.is_relative_to(venv.resolve()), templates
     assert package.is_relative_to(venv.resolve()), package
-    assert (templates / "init.py.j2").is_file()
+    assert (templates / "block.py.j2").is_file()
 
     _check(python, "-m", "rewriter", ENTRY, cwd=work)
     rewritten = (work / ENTRY).read_text(encoding="utf-8")
     assert "# rewriter:init" in rewritten
-    assert '_rewriter_from("chunks.nitro", __package__, "handler")' in rewritten
+    assert "try:\n    from chunks.nitro import handler\nexcept Exception as" in rewritten
     # The installed templates render exactly what the checkout's templates render.
     reference = _build_project(tmp_path / "reference")
     assert rewrite_file(reference / ENTRY, Settings()).error is None
