@@ -29,17 +29,25 @@ class Context:
     exports: ExportReader
 
     @classmethod
-    def create(cls, settings: Settings, path: str | None, tree: SourceTree | None) -> Context:
+    def create(
+        cls,
+        settings: Settings,
+        path: str | None,
+        tree: SourceTree | None,
+        *,
+        check_init: bool = True,
+    ) -> Context:
         """Locate the entry, its init module and its runtime.
 
-        Raises ``ConfigError`` when no init is configured or found, or when
-        a module init spec cannot be imported from the entry.
+        Raises ``ConfigError`` when no init is configured or found, or (with
+        ``check_init``) when a module init spec cannot be imported from the
+        entry. ``--trace`` leaves that check to the run it observes.
         """
         entry = EntryLocation.detect(path, tree)
         locator = ModuleLocator(tree, entry)
         optional = settings.mode == "preload" and settings.init is None
         init = None if optional else find_init(settings, tree)
-        if init is not None and init.kind != "file":
+        if check_init and init is not None and init.kind != "file":
             check_init_module(init, locator, entry, tree)
         excluded = _never_runtime(init, settings.prelude, locator, entry, tree)
         classifier = RuntimeClassifier(locator, settings.runtime, entry=entry, excluded=excluded)

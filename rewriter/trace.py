@@ -228,7 +228,9 @@ def trace_entry(entry: Path, settings: Settings, options: TraceOptions) -> Entry
     """
     path = str(entry)
     try:
-        context = Context.create(settings, path, DiskTree(entry.parent, settings.max_size))
+        tree = DiskTree(entry.parent, settings.max_size)
+        # What the init does at run time is what the trace is there to see.
+        context = Context.create(settings, path, tree, check_init=False)
     except RewriteError as error:
         return EntryTrace(path, "not imported", "", "", "failed", error=error.diagnostic)
     how, target, root = _import_plan(entry, context.entry.package, by_path=options.by_path)
