@@ -7,7 +7,6 @@ the ``SourceTree`` the caller passes. Bad source or settings raise
 
 from __future__ import annotations
 
-import ast
 import re
 from collections.abc import Sequence
 from typing import Any
@@ -18,8 +17,9 @@ from rewriter.analysis import ModuleSummary, summarise_source
 from rewriter.bindings import ImportStatement
 from rewriter.config import Settings
 from rewriter.context import Context, unmatched_runtime_patterns
-from rewriter.errors import ConfigError, Diagnostic, RewriteError
+from rewriter.errors import ConfigError, Diagnostic
 from rewriter.gcpause import cyclic_gc_paused
+from rewriter.parsing import parse_module
 from rewriter.result import Result
 from rewriter.templates import Statement, render_statements
 from rewriter.transforms.deferred import defer_imports
@@ -208,52 +208,7 @@ def _binds(statements: Sequence[Statement], name: str) -> bool:
 
 
 def _parse(source: str) -> cst.Module:
-    try:
-        module = cst.parse_module(source)
-    except cst.ParserSyntaxError as error:
-        # CPython's own parser points at the offending token more precisely.
-        try:
-            compile(source, "<entry>", "exec", flags=ast.PyCF_ONLY_AST, dont_inherit=True)
-        except SyntaxError as syntax:
-            message = f"cannot parse: {syntax.msg}"
-            raise RewriteError(message, syntax.lineno or 1, syntax.offset or 1) from None
-        # Valid Python that LibCST's grammar does not cover: say so, it is not the user's fault.
-        # The native parser's message has the position; its raw_line can be a line late.
-        at = re.search(r"error at (\d+):(\d+)", error.message)
-        line, column = (error.raw_line, error.raw_column + 1)
-        if at:
-            line, column = int(at[1]), int(at[2]) + 1
-        raise RewriteError(
-            f"cannot rewrite: LibCST cannot parse this valid Python ({error.message})",
-            line,
-            column,
-        ) from None
-    # LibCST does not print every module back as it read it: it drops a form
-    # feed right before a statement, a lone "\r" ending the last indented
-    # block, and the space in "except E :". Refuse rather than lose text.
-    try:
-        printed = module.code
-    except RecursionError:
-        raise RewriteError(
-            "cannot rewrite: the code nests too deeply for LibCST"
-            " (for example a very long chain of concatenated strings)"
-        ) from None
-    if printed != source:
-        index = next(
-            (i for i, (a, b) in enumerate(zip(source, printed, strict=False)) if a != b),
-            min(len(source), len(printed)),
-        )
-        lines = re.split(r"\r\n|\r|\n", source[:index])  # Python's own line breaks
-        line, column = len(lines), len(lines[-1]) + 1
-        lost = {
-            "\f": "a form feed before a statement on the same line is not supported;"
-            " put the form feed on a line of its own",
-            "\r": "a lone carriage return ending the last indented block is not"
-            " supported; end the file with \\n or \\r\\n",
-            ":": "the space before this colon is not kept; remove it",
-        }.get(source[index:].lstrip(" \t")[:1], "LibCST does not keep this text")
-        raise RewriteError(f"cannot rewrite without losing text: {lost}", line, column)
-    return module
+    return parse_module(source)
 
 
 __all__ = ["block_template", "defers_imports", "rewrite_source"]

@@ -11,7 +11,11 @@ Each case directory holds the user's files and a ``case.toml``:
 - ``stdin`` (optional): a file of the case fed to standard input;
 - ``[rewritten]`` (success cases only): how the rewritten entry must look;
 - ``[as_root]`` (optional): the outcome when the tests run as root, which
-  ignores file permissions.
+  ignores file permissions;
+- ``seconds`` (optional): the time the run may take at most. The
+  ``hostile_*`` cases, each of which once crashed the process or ran for
+  minutes, all have one (``tests/test_hostile_input.py`` also runs them in
+  their own process, with a memory limit).
 
 A failed case leaves every file byte for byte (and mode for mode) as it was.
 A success case changes only the entry, keeps every line that is not a
@@ -29,6 +33,7 @@ import shutil
 import stat
 import subprocess
 import sys
+import time
 import tokenize
 import tomllib
 from collections.abc import Iterator
@@ -169,7 +174,9 @@ def test_bad_input(
         args = [_substitute(arg, root) for arg in meta["args"]]
         stdin = (root / meta["stdin"]).read_bytes() if "stdin" in meta else None
         expected = meta.get("as_root", meta) if IS_ROOT else meta
+        started = time.monotonic()
         code, out, err = run_cli(capsysbinary, monkeypatch, args, stdin)
+        elapsed = time.monotonic() - started
 
         assert (code, err) == (
             expected["exit"],
@@ -179,6 +186,7 @@ def test_bad_input(
             line for line in err if re.fullmatch(r"error: .+:\d+:\d+: \S.*", line)
         ]
         assert out == b""
+        assert elapsed <= meta.get("seconds", float("inf")), f"took {elapsed:.1f}s"
         after = snapshot(root)
         rewritten = meta.get("rewritten")
         if rewritten is None and expected is meta:
@@ -211,6 +219,9 @@ def test_the_corpus_is_large_enough() -> None:
         errors = [line for line in meta["stderr"] if line.startswith("error:")]
         assert len(errors) == 1, name
         assert meta["exit"] == (2 if name.startswith(("toml_", "missing_", "path_")) else 123)
+    hostile = [name for name in names if name.startswith("hostile_")]
+    assert len(hostile) >= 12
+    assert all(0 < load_case(name)["seconds"] <= 5 for name in hostile)
 
 
 @pytest.mark.parametrize("name", ["syntax_bad_def", "symlink_loop", "latin1_cookie"])
