@@ -3,24 +3,29 @@
 LibCST's native parser crashes the whole process (a stack overflow, exit
 139) on deeply nested input, and its time and memory grow with the square of
 the bracket nesting, so one hostile or generated entry could end a run or
-stall it for minutes. ``parse_module`` therefore parses in three steps, each
+stall it for minutes. ``parse_module`` therefore parses in four steps, each
 bounded:
 
-1. CPython's own parser (``compile(..., ast.PyCF_ONLY_AST)``) judges the
-   text. Invalid text fails here, in milliseconds, with CPython's message and
+1. ``scan_text`` reads the text once, skipping strings and comments: how
+   much bracket work LibCST's parser would do, and whether a dotted name is
+   longer than LibCST can nest (CPython's own parse of such a name in an
+   import takes time that grows with the square of its length).
+2. CPython's parser (``compile(..., ast.PyCF_ONLY_AST)``) judges the text.
+   Invalid text fails here, in milliseconds, with CPython's message and
    position; text too deep for CPython itself (it raises MemoryError or
    RecursionError, without a position) is placed by ``deep_expression_start``.
-2. ``check_libcst_limits`` walks CPython's tree and estimates what LibCST
-   would build: how deep its nodes nest (``MAX_LIBCST_DEPTH``) and how much
-   work its bracket parsing takes (``MAX_BRACKET_WORK``). Text over either
-   limit is refused with the position where it goes over.
-3. LibCST parses on a thread with a fixed, large stack
+3. ``check_libcst_depth`` converts the depth of CPython's tree to LibCST's.
+   Text over ``MAX_LIBCST_DEPTH``, or with more bracket work than
+   ``MAX_BRACKET_WORK`` allows, is refused with the position where it goes
+   over.
+4. LibCST parses on a thread with a fixed, large stack
    (``PARSER_STACK_BYTES``), so the depth that is safe does not depend on the
    caller's thread (a framework may call the hook from a thread with a
-   512 KiB stack). The module is then printed back and must equal the text.
+   256 KiB stack). The module is then printed back and must equal the text.
 
-The limits were measured with LibCST 1.9 (``tests/test_parsing.py`` keeps
-the shapes, and the README gives the numbers).
+CPython's parse also runs on that thread. The limits were measured with
+LibCST 1.9; ``tests/test_parsing.py`` keeps the shapes, and the README the
+numbers.
 """
 
 from __future__ import annotations
@@ -42,9 +47,9 @@ from rewriter.errors import RewriteError
 MAX_LIBCST_DEPTH = 400
 """How deep LibCST's nodes may nest. LibCST prints a module back, and visits
 it, by recursion: about 490 levels of one expression chain fit in Python's
-default recursion limit of 1,000, and a chain of ``elif`` about 320, so
-deeper code could never be rewritten anyway. LibCST's native parser itself
-crashes far deeper (thousands of levels on an 8 MiB stack)."""
+default recursion limit of 1,000, and about 320 ``elif`` branches, so deeper
+code could never be rewritten anyway. LibCST's native parser itself crashes
+far deeper (thousands of levels on an 8 MiB stack)."""
 
 MAX_BRACKET_WORK = 1_000_000
 BRACKETS_PER_CHARACTER = 8
@@ -55,8 +60,8 @@ text takes flat: nesting makes its time and memory grow with the square of
 the depth. A text is refused when its work is over both ``MAX_BRACKET_WORK``
 (about 1.5 GB) and ``BRACKETS_PER_CHARACTER`` times its length, so what a
 parse costs stays within a fixed allowance plus a multiple of the text's
-length. Real code is far below: the most in the fuzz corpus (6,300 files)
-is 5.5 per character, and a file over the allowance has about 4."""
+length. Real code is far below: the most in the fuzz corpus (6,300 files of
+the standard library and site-packages) is 5.5 per character."""
 
 PARSER_STACK_BYTES = 256 * 1024 * 1024
 """The stack of the thread that runs the parsers: address space only, the
@@ -75,8 +80,9 @@ def parse_module(source: str) -> cst.Module:
     Returns the module, which prints back exactly as ``source``. Raises
     RewriteError, at the line and column of the cause, for text CPython
     rejects (``cannot parse: ...``), for valid text too deep or too costly
-    for LibCST, for valid text LibCST's grammar does not cover, and for text
-    LibCST would not print back unchanged.
+    for LibCST (``cannot rewrite: the code nests too deeply for LibCST: ...``),
+    for valid text LibCST's grammar does not cover, and for text LibCST would
+    not print back unchanged.
     """
     scan = scan_text(source)
     if scan.long_name is not None:
@@ -88,8 +94,9 @@ def parse_module(source: str) -> cst.Module:
             *scan.long_name,
         )
     tree = _in_parser_thread(_python_tree, source)
-    check_libcst_limits(source, tree, bracket_work_bound=scan.bracket_work)
+    check_libcst_depth(source, tree)
     del tree  # only its measurements were needed; free it before LibCST's tree
+    _check_bracket_work(source, scan)
     try:
         module = _in_parser_thread(cst.parse_module, source)
     except cst.ParserSyntaxError as error:
@@ -130,7 +137,104 @@ def _python_tree(source: str) -> ast.Module:
     return tree
 
 
-# -- Where CPython's parser gave up ------------------------------------------------
+def _too_deep(reason: str) -> str:
+    return f"cannot rewrite: the code nests too deeply for LibCST: {reason}"
+
+
+# -- Reading the text alone ---------------------------------------------------------
+
+# Comments and strings, which hide brackets and dots; then brackets; then
+# dotted names (``a.b.c``) of more parts than LibCST can nest, matched from
+# their first name only (possessively, so the scan stays linear).
+_TEXT_SCAN = re.compile(
+    "|".join(
+        (
+            r"#[^\r\n]*",
+            r"'''(?:[^'\\]|\\.|'(?!''))*'''",
+            r'"""(?:[^"\\]|\\.|"(?!""))*"""',
+            r"'(?:[^'\\\r\n]|\\(?:\r\n|.))*'",
+            r'"(?:[^"\\\r\n]|\\(?:\r\n|.))*"',
+            r"(?P<open>[(\[{])",
+            r"(?P<close>[)\]}])",
+            r"(?<![\w.])(?P<name>[^\W\d]\w*+(?:(?:[ \t]|\\\r?\n)*+\.(?:[ \t]|\\\r?\n)*+"
+            + rf"[^\W\d]\w*+){{{MAX_LIBCST_DEPTH},}}+)",
+        )
+    ),
+    re.DOTALL,
+)
+
+
+@dataclass(frozen=True)
+class TextScan:
+    """What ``scan_text`` reads from the text alone, before any parser sees it."""
+
+    bracket_work: int = 0
+    """The sum, over every character, of how many brackets enclose it (a
+    bracket counts as inside the brackets around it, not inside itself)."""
+    deepest_bracket: tuple[int, int] = (1, 1)
+    """Line and column of the first bracket at the deepest nesting."""
+    deepest_nesting: int = 0
+    long_name: tuple[int, int] | None = None
+    """Where a dotted name of more than ``MAX_LIBCST_DEPTH`` parts starts."""
+    long_name_parts: int = 0
+
+
+def scan_text(source: str) -> TextScan:
+    """The bracket work and any over-long dotted name of ``source``, strings and comments skipped.
+
+    One linear pass of a regular expression. Grouping parentheses count as
+    brackets, which LibCST parses fast, so the work may be over-counted,
+    never under-counted (except that from Python 3.12 an f-string may hold
+    its own quotes, which the scan takes for the end of the string).
+    """
+    work = depth = last = deepest = deepest_at = 0
+    for match in _TEXT_SCAN.finditer(source):
+        kind = match.lastgroup
+        if kind is None:
+            continue
+        if kind == "name":
+            parts = match.group().count(".") + 1
+            return TextScan(long_name=text_position(source, match.start()), long_name_parts=parts)
+        position = match.start()
+        if kind == "open":
+            work += depth * (position + 1 - last)  # up to the bracket, itself included
+            last = position + 1
+            depth += 1
+            if depth > deepest:
+                deepest, deepest_at = depth, position
+        else:
+            work += depth * (position - last)
+            last = position
+            depth -= 1
+    return TextScan(work, text_position(source, deepest_at), deepest)
+
+
+def text_position(text: str, index: int) -> tuple[int, int]:
+    """1-based line and column of the character at ``index``, with Python's line breaks."""
+    lines = re.split(r"\r\n|\r|\n", text[:index])
+    return len(lines), len(lines[-1]) + 1
+
+
+def _check_bracket_work(source: str, scan: TextScan) -> None:
+    allowed = max(MAX_BRACKET_WORK, BRACKETS_PER_CHARACTER * len(source))
+    if scan.bracket_work > allowed:
+        raise RewriteError(
+            _too_deep(
+                f"brackets nest {scan.deepest_nesting} levels deep here, and LibCST's parse"
+                f" of the file's nested brackets would take about"
+                f" {_megabytes(scan.bracket_work):,} MB (the limit for this file is"
+                f" {_megabytes(allowed):,} MB)"
+            ),
+            *scan.deepest_bracket,
+        )
+
+
+def _megabytes(work: int) -> int:
+    # The memory per unit of work measured for nested calls, the worst shape.
+    return work * 1536 // 1_000_000
+
+
+# -- Where CPython's parser gave up --------------------------------------------------
 
 # Tokens that separate expressions rather than nest them.
 _SEPARATORS = frozenset({",", ";", ":", "=", "->", ":="}) | {
@@ -141,6 +245,8 @@ _CLOSERS = frozenset(")]}")
 _NESTING_KEYWORDS = frozenset(
     {"not", "and", "or", "await", "lambda", "if", "else", "in", "is", "yield", "for"}
 )
+# After these, an opening bracket is a call or a subscript: a link of the chain.
+_OPERANDS = frozenset({tokenize.NAME, tokenize.NUMBER, tokenize.STRING})
 
 
 @dataclass
@@ -155,21 +261,23 @@ def deep_expression_start(source: str) -> tuple[int, int]:
     """Line and column (1-based) where the most deeply nested expression of ``source`` starts.
 
     For text that CPython's parser refuses as too deep without saying where.
-    The nesting is read from tokens: every operator, ``.`` and nesting
-    keyword adds a link to the chain of the expression it is in, every
-    bracket a level. The answer is the start of the outermost expression on
-    the way to the deepest point: for ``x = ----...1`` the first ``-``, for
-    ``1 + 1 + ...`` the first ``1``, for ``f(1, not not ...)`` the first
-    ``not``. Falls back to 1:1 when the text does not tokenize.
+    The nesting is read from tokens: every operator, ``.``, call, subscript
+    and nesting keyword adds a link to the chain of the expression it is in,
+    every bracket a level. The answer is the start of the outermost
+    expression on the way to the deepest point: for ``x = ----1`` the first
+    ``-``, for ``1 + 1 + ...`` the first ``1``, for ``[1, not not ...]`` the
+    first ``not``, and for ``f(1, not not ...)`` the ``f`` of the call.
+    Falls back to 1:1 when the text does not tokenize.
     """
     runs = [_Run()]
-    links = 0  # the links of every run in ``runs``
+    links = 0  # of every run in ``runs``
     deepest, where = -1, (1, 1)
+    previous: tokenize.TokenInfo | None = None
     try:
         for token in tokenize.generate_tokens(io.StringIO(source).readline):
             kind, text = token.type, token.string
             if kind in (tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT):
-                runs, links = [_Run()], 0
+                runs, links, previous = [_Run()], 0, None
                 continue
             if kind in (tokenize.NL, tokenize.COMMENT, tokenize.ENDMARKER):
                 continue
@@ -180,41 +288,45 @@ def deep_expression_start(source: str) -> tuple[int, int]:
                     runs[-1] = _Run()
                 else:
                     runs.pop()
+                previous = token
                 continue
             run = runs[-1]
             if run.start is None:
                 run.start = token.start
-            if operator and text in _OPENERS:
-                runs.append(_Run())
-            elif operator or (kind == tokenize.NAME and text in _NESTING_KEYWORDS):
+            trailer = previous is not None and (
+                previous.type in _OPERANDS or previous.string in _CLOSERS
+            )
+            if (operator and (text not in _OPENERS or trailer)) or (
+                kind == tokenize.NAME and text in _NESTING_KEYWORDS
+            ):
                 run.links += 1
                 links += 1
+            if operator and text in _OPENERS:
+                runs.append(_Run())
             if links + len(runs) > deepest:
                 deepest = links + len(runs)
                 outermost = next((item for item in runs if item.links), run)
                 where = outermost.start or token.start
+            previous = token
     except (tokenize.TokenError, SyntaxError):
         pass
     line, offset = where
     return line, offset + 1
 
 
-# -- What LibCST would build --------------------------------------------------------
+# -- How deep LibCST's tree would be -------------------------------------------------
 
 
-def check_libcst_limits(
-    source: str, tree: ast.Module, *, bracket_work_bound: int | None = None
-) -> None:
-    """Raise RewriteError if LibCST's tree for ``source`` would nest too deeply or cost too much.
+def check_libcst_depth(source: str, tree: ast.Module) -> None:
+    """Raise RewriteError if LibCST's nodes for ``source`` would nest over ``MAX_LIBCST_DEPTH``.
 
-    ``tree`` is CPython's AST of the same text, and ``bracket_work_bound``
-    the ``scan_text`` bound of its bracket work (None: measure on the tree
-    alone). The tree's depth is converted to
+    ``tree`` is CPython's AST of the same text. Its depth is converted to
     LibCST's, which nests more: ``a or b or c`` and ``'a' 'b' 'c'`` are flat
     for CPython and a chain of nodes for LibCST, as are the dots of
-    ``import a.b.c``, the clauses of a comprehension and the wrappers around
-    arguments, elements and slices. Both measures skip what is too short to
-    matter, so they cost little next to the parse they protect.
+    ``from a.b.c import x``, the clauses of a comprehension and the wrappers
+    around arguments, elements and slices. The error is placed at the first
+    node, in the order of the text, that goes over. The walk skips what is
+    too short to go over, so it costs little next to the parse it protects.
     """
     text = _Text(source)
     for node, depth in _deep_nodes(tree, text):
@@ -226,88 +338,6 @@ def check_libcst_limits(
                 ),
                 *text.position(node),
             )
-    allowed = max(MAX_BRACKET_WORK, BRACKETS_PER_CHARACTER * len(source))
-    if bracket_work_bound is not None and bracket_work_bound <= allowed:
-        return  # the exact measure walks the whole tree: only when it may matter
-    work, levels, deepest = _bracket_work(tree, text)
-    if work > allowed:
-        raise RewriteError(
-            _too_deep(
-                f"brackets nest {levels} levels deep here, and LibCST's parse of the"
-                f" file's nested brackets would take about {_megabytes(work):,} MB"
-                f" (the limit for this file is {_megabytes(allowed):,} MB)"
-            ),
-            *deepest,
-        )
-
-
-def _megabytes(work: int) -> int:
-    # The memory per unit of work measured for nested calls, the worst shape.
-    return work * 1536 // 1_000_000
-
-
-# What hides brackets and dots from the code (comments and strings), and what
-# the scan looks for: brackets, and dotted names (``a.b.c``) of more parts
-# than LibCST can nest, found from their first name only.
-_TEXT_SCAN = re.compile(
-    "|".join(
-        (
-            r"#[^\r\n]*",
-            r"'''(?:[^'\\]|\\.|'(?!''))*'''",
-            r'"""(?:[^"\\]|\\.|"(?!""))*"""',
-            r"'(?:[^'\\\r\n]|\\(?:\r\n|.))*'",
-            r'"(?:[^"\\\r\n]|\\(?:\r\n|.))*"',
-            r"(?P<open>[(\[{])",
-            r"(?P<close>[)\]}])",
-            r"(?<![\w.])(?P<name>[^\W\d]\w*(?:(?:[ \t]|\\\r?\n)*+\.(?:[ \t]|\\\r?\n)*+[^\W\d]\w*+)"
-            + f"{{{MAX_LIBCST_DEPTH},}}+)",
-        )
-    ),
-    re.DOTALL,
-)
-
-
-@dataclass(frozen=True)
-class TextScan:
-    """What ``scan_text`` reads from the text alone, before any parser sees it."""
-
-    bracket_work: int
-    """An upper bound of the bracket work: the sum, over every character, of
-    how many brackets enclose it. Grouping parentheses count too, so it is at
-    least the work of the brackets that LibCST parses slowly. (One exception:
-    from Python 3.12 an f-string may hold its own quotes, which the scan
-    takes for the end of the string.)"""
-    long_name: tuple[int, int] | None
-    """Where a dotted name of more than ``MAX_LIBCST_DEPTH`` parts starts."""
-    long_name_parts: int = 0
-
-
-def scan_text(source: str) -> TextScan:
-    """The bracket work and any over-long dotted name of ``source``, strings and comments skipped.
-
-    Linear in the length of the text. CPython's parser needs time that grows
-    with the square of a dotted name's length in an import (20,000 parts take
-    it seconds), so such names are found here, before it runs.
-    """
-    work = depth = last = 0
-    for match in _TEXT_SCAN.finditer(source):
-        kind = match.lastgroup
-        if kind == "name":
-            line, column = text_position(source, match.start())
-            return TextScan(work, (line, column), match.group().count(".") + 1)
-        if kind is None:
-            continue
-        position = match.start()
-        work += depth * (position - last)
-        last = position
-        depth += 1 if kind == "open" else -1
-    return TextScan(work, None)
-
-
-def text_position(text: str, index: int) -> tuple[int, int]:
-    """1-based line and column of the character at ``index``, with Python's line breaks."""
-    lines = re.split(r"\r\n|\r|\n", text[:index])
-    return len(lines), len(lines[-1]) + 1
 
 
 class _Text:
@@ -323,12 +353,6 @@ class _Text:
             self.lines[-1] = self.lines[-1][:-1]
         self._starts = [0, *itertools.accumulate(len(line) for line in self.lines)]
 
-    def offset(self, line: int, byte_column: int) -> int:
-        """Index in the source of a position as CPython gives it."""
-        if not 1 <= line <= len(self.lines):
-            return len(self.source) if line > len(self.lines) else 0
-        return self._starts[line - 1] + self._column(line, byte_column)
-
     def reach(self, node: ast.AST) -> int | None:
         """An upper bound, cheap to get, of the characters ``node`` covers (None: no position)."""
         end_line: int | None = getattr(node, "end_lineno", None)
@@ -342,28 +366,21 @@ class _Text:
         # UTF-8 columns count at least as many as characters; the start column is left out.
         return self._starts[min(end_line, len(self.lines)) - 1] + end - self._starts[line - 1]
 
-    def span(self, node: ast.AST) -> int | None:
-        """How many characters ``node`` covers (None: the node has no position)."""
-        if getattr(node, "end_lineno", None) is None:
-            return None
-        start = self.offset(node.lineno, node.col_offset)  # type: ignore[attr-defined]
-        end = self.offset(node.end_lineno, node.end_col_offset)  # type: ignore[attr-defined]
-        return max(0, end - start)
-
     def segment(self, node: ast.AST) -> str:
         """The source text of ``node`` (a node with a position)."""
-        start = self.offset(node.lineno, node.col_offset)  # type: ignore[attr-defined]
-        return self.source[start : start + (self.span(node) or 0)]
+        start = self._offset(node.lineno, node.col_offset)  # type: ignore[attr-defined]
+        end = self._offset(node.end_lineno, node.end_col_offset)  # type: ignore[attr-defined]
+        return self.source[start:end]
 
     def position(self, node: ast.AST) -> tuple[int, int]:
         """1-based line and column (in characters) where ``node`` starts."""
         line: int = getattr(node, "lineno", 1)
         return line, self._column(line, getattr(node, "col_offset", 0)) + 1
 
-    def starts_with(self, node: ast.AST, word: str) -> bool:
-        """True if the text of ``node`` starts with ``word``."""
-        start = self.offset(node.lineno, node.col_offset)  # type: ignore[attr-defined]
-        return self.source.startswith(word, start)
+    def _offset(self, line: int, byte_column: int) -> int:
+        if not 1 <= line <= len(self.lines):
+            return len(self.source) if line > len(self.lines) else 0
+        return self._starts[line - 1] + self._column(line, byte_column)
 
     def _column(self, line: int, byte_column: int) -> int:
         text = self.lines[line - 1] if 1 <= line <= len(self.lines) else ""
@@ -379,7 +396,6 @@ _LEAVES = (ast.expr_context, ast.boolop, ast.operator, ast.unaryop, ast.cmpop)
 # twice that, plus the levels of a leaf.
 _CHARACTERS_PER_LEVEL = 2
 _LEAF_LEVELS = 4
-_LIMIT = MAX_LIBCST_DEPTH
 # ``_levels`` is at most this, except below the nodes that make chains.
 _MOST_LEVELS = 3
 _CHAINS = (
@@ -394,13 +410,14 @@ _CHAINS = (
 
 
 def _deep_nodes(tree: ast.Module, text: _Text) -> Iterator[tuple[ast.AST, int]]:
-    """Nodes, in source order, that may be too deep for LibCST, with LibCST's depth of each.
+    """Nodes, in the order of the text, that may be too deep, with LibCST's depth of each.
 
     A child whose text is too short to reach ``MAX_LIBCST_DEPTH`` below its
     depth is not descended into, so ordinary code costs a few nodes. A node
     without a position of its own (``arguments``, ``comprehension``...) is
     reported at its nearest ancestor's.
     """
+    limit = MAX_LIBCST_DEPTH
     stack: list[tuple[ast.AST, int, ast.AST]] = [(tree, 0, tree)]
     while stack:
         node, depth, anchor = stack.pop()
@@ -413,61 +430,12 @@ def _deep_nodes(tree: ast.Module, text: _Text) -> Iterator[tuple[ast.AST, int]]:
         for field, child, index in _children(node):
             size = text.reach(child)
             reach = None if size is None else _CHARACTERS_PER_LEVEL * size + _LEAF_LEVELS
-            if (
-                reach is not None
-                and not chains
-                and depth + _MOST_LEVELS + reach <= MAX_LIBCST_DEPTH
-            ):
+            if reach is not None and not chains and depth + _MOST_LEVELS + reach <= limit:
                 continue
             levels = depth + _levels(node, field, index, child)
-            if reach is None or levels + reach > _LIMIT:
+            if reach is None or levels + reach > limit:
                 children.append((child, levels, anchor))
         stack.extend(reversed(children))
-
-
-def _bracket_work(tree: ast.Module, text: _Text) -> tuple[int, int, tuple[int, int]]:
-    """The bracket work of ``tree`` (characters times the brackets around them).
-
-    Returns ``(work, deepest nesting, where the deepest bracket starts)``.
-    """
-    work = levels = 0
-    deepest = (1, 1)
-    stack: list[tuple[ast.AST, int]] = [(tree, 0)]
-    while stack:
-        node, brackets = stack.pop()
-        inside = _bracket_interior(node, text)
-        if inside is not None:
-            brackets += 1
-            work += inside
-            if brackets > levels:
-                levels, deepest = brackets, text.position(node)
-        stack.extend(reversed([(child, brackets) for _, child, _ in _children(node)]))
-    return work, levels, deepest
-
-
-def _bracket_interior(node: ast.AST, text: _Text) -> int | None:
-    """Characters between a node's brackets, or None for a node without any."""
-    if isinstance(node, (ast.Call, ast.Subscript)):
-        head = node.func if isinstance(node, ast.Call) else node.value
-        end = text.offset(node.end_lineno, node.end_col_offset)  # type: ignore[arg-type]
-        return max(0, end - text.offset(head.end_lineno, head.end_col_offset))  # type: ignore[arg-type]
-    if isinstance(node, ast.Tuple) and not text.starts_with(node, "("):
-        return None
-    if isinstance(node, _BRACKETED):
-        return text.span(node)
-    return None
-
-
-_BRACKETED = (
-    ast.List,
-    ast.Tuple,
-    ast.Set,
-    ast.Dict,
-    ast.ListComp,
-    ast.SetComp,
-    ast.DictComp,
-    ast.GeneratorExp,
-)
 
 
 def _children(node: ast.AST) -> Iterator[tuple[str, ast.AST, int]]:
@@ -560,7 +528,7 @@ def _own_levels(node: ast.AST, depth: int, text: _Text) -> int:
         isinstance(node, ast.Constant) and isinstance(node.value, (str, bytes))
     ):
         return 0
-    size = text.span(node) or 0
+    size = text.reach(node) or 0
     if depth + size // 2 <= MAX_LIBCST_DEPTH:
         return 0  # every part takes two characters at least
     starts = {tokenize.STRING, getattr(tokenize, "FSTRING_START", tokenize.STRING)}
@@ -572,7 +540,7 @@ def _own_levels(node: ast.AST, depth: int, text: _Text) -> int:
     return max(0, parts - 1)
 
 
-# -- Running the parsers ------------------------------------------------------------
+# -- Running the parsers ---------------------------------------------------------------
 
 _Result = TypeVar("_Result")
 _stack_size_lock = threading.Lock()
@@ -605,7 +573,7 @@ def _in_parser_thread(function: Callable[[str], _Result], source: str) -> _Resul
     return outcome[0]
 
 
-# -- Printing back ------------------------------------------------------------------
+# -- Printing back ---------------------------------------------------------------------
 
 
 def _check_round_trip(source: str, module: cst.Module) -> None:
@@ -634,17 +602,13 @@ def _check_round_trip(source: str, module: cst.Module) -> None:
     raise RewriteError(f"cannot rewrite without losing text: {lost}", line, column)
 
 
-def _too_deep(reason: str) -> str:
-    return f"cannot rewrite: the code nests too deeply for LibCST: {reason}"
-
-
 __all__ = [
     "BRACKETS_PER_CHARACTER",
     "MAX_BRACKET_WORK",
     "MAX_LIBCST_DEPTH",
     "PARSER_STACK_BYTES",
     "TextScan",
-    "check_libcst_limits",
+    "check_libcst_depth",
     "deep_expression_start",
     "parse_module",
     "scan_text",
