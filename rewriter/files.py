@@ -1,4 +1,4 @@
-"""The disk side of a rewrite: finding entries, reading sources, atomic writes.
+"""The disk side of a rewrite: finding entries and reading sources (``writing`` writes them).
 
 Sources are decoded the way Python decodes them (PEP 263 cookie, UTF-8 BOM)
 and without newline translation, so a file written back keeps its encoding,
@@ -7,12 +7,10 @@ its BOM and its line endings byte for byte.
 
 from __future__ import annotations
 
-import contextlib
 import io
 import os
 import posixpath
 import stat
-import tempfile
 import tokenize
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -96,42 +94,6 @@ def encode_source(text: str, encoding: str) -> bytes:
         raise RewriteError(
             f"cannot encode {text[error.start]!r} as {encoding}", *text_position(text, error.start)
         ) from None
-
-
-def write_atomic(path: Path, text: str, source_file: SourceFile) -> None:
-    """Replace the file at ``path`` with ``text``, atomically.
-
-    Encodes with the source's encoding, writes a temporary file in the same
-    directory, fsyncs it, gives it the original file mode, and renames it over
-    the original. Refuses (RewriteError) if the file on disk no longer holds
-    the bytes ``source_file`` was read from. On any failure the original is
-    left untouched and the temporary file is removed.
-    """
-    data = encode_source(text, source_file.encoding)
-    # Write through a symlink rather than replacing the link with a file.
-    target = Path(os.path.realpath(path))
-    try:
-        mode = stat.S_IMODE(os.stat(target).st_mode)
-        descriptor, temporary = tempfile.mkstemp(
-            dir=target.parent, prefix=f".{target.name}.", suffix=".rewriter.tmp"
-        )
-    except OSError as error:
-        raise RewriteError(f"cannot write file: {error.strerror or error}") from None
-    try:
-        with os.fdopen(descriptor, "wb") as stream:
-            stream.write(data)
-            stream.flush()
-            os.fchmod(stream.fileno(), mode)
-            os.fsync(stream.fileno())
-        if _read_bytes(target) != source_file.raw:
-            raise RewriteError("changed on disk since it was read; not overwritten")
-        os.replace(temporary, target)
-    except BaseException as error:
-        _remove(temporary)
-        if isinstance(error, OSError):
-            raise RewriteError(f"cannot write file: {error.strerror or error}") from None
-        raise
-    _fsync_directory(target.parent)
 
 
 def expand_paths(paths: Iterable[Path], settings: Settings) -> list[Path]:
@@ -280,26 +242,3 @@ def _read_lines(path: Path) -> list[str]:
         return path.read_text(encoding="utf-8", errors="replace").splitlines()
     except OSError:
         return []
-
-
-def _read_bytes(path: Path) -> bytes | None:
-    try:
-        return path.read_bytes()
-    except OSError:
-        return None
-
-
-def _remove(path: str) -> None:
-    with contextlib.suppress(OSError):
-        os.unlink(path)
-
-
-def _fsync_directory(directory: Path) -> None:
-    # Makes the rename durable; not every platform or filesystem allows it.
-    try:
-        descriptor = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    with contextlib.suppress(OSError):
-        os.fsync(descriptor)
-    os.close(descriptor)

@@ -66,7 +66,7 @@ def file_json(report: FileReport, *, write: bool) -> dict[str, object]:
     return {
         "path": report.path,
         "status": report.status,
-        "written": write and report.status == "changed",
+        "written": report.written,
         "reexports": list(result.reexports) if result is not None else [],
         "runtime_modules": list(result.runtime_modules) if result is not None else [],
         "warnings": [diagnostic_json(item, report.path) for item in report.warnings],

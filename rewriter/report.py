@@ -33,6 +33,7 @@ class FileReport:
     error: Diagnostic | None = None
     warnings: tuple[Diagnostic, ...] = ()
     findings: tuple[Diagnostic, ...] = ()
+    written: bool = False
 
     @classmethod
     def from_result(
@@ -89,11 +90,19 @@ class BuildReport:
         return EXIT_OK
 
     def summary(self, *, write: bool) -> str:
-        """One line in the style of black: ``1 file rewritten, 2 files left unchanged.``"""
+        """One line in the style of black: ``1 file rewritten, 2 files left unchanged.``
+
+        A rewrite that went to standard output instead of a file is counted
+        as ``rewritten to standard output``.
+        """
         would = "" if write else "would be "
         parts = []
-        if self.rewritten:
-            parts.append(f"{_files(len(self.rewritten))} {would}rewritten")
+        on_disk = [report for report in self.rewritten if report.written or not write]
+        if on_disk:
+            parts.append(f"{_files(len(on_disk))} {would}rewritten")
+        if len(on_disk) < len(self.rewritten):  # standard input
+            printed = len(self.rewritten) - len(on_disk)
+            parts.append(f"{_files(printed)} rewritten to standard output")
         if self.unchanged:
             parts.append(f"{_files(len(self.unchanged))} {would}left unchanged")
         if self.failed:

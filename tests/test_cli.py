@@ -130,7 +130,7 @@ def test_stdin_to_stdout(
     assert code == 0
     assert b"import_module" in out or b"instrument" in out
     assert b"\r\n" in out and b"\n" not in out.replace(b"\r\n", b"")
-    assert err == b"1 file rewritten.\n"
+    assert err == b"1 file rewritten to standard output.\n"
     assert entry.read_text() == ENTRY
 
 
