@@ -15,7 +15,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Literal, get_args
 
-from rewriter.errors import ConfigError
+from rewriter.errors import ConfigError, ConfigFileError
 from rewriter.names import (
     check_dotted_name,
     check_identifier,
@@ -287,9 +287,9 @@ def check_keys(mapping: Mapping[str, object], text: str | None = None) -> None:
 def load_table(pyproject_path: str | os.PathLike[str]) -> dict[str, object]:
     """Read and check the ``[tool.rewriter]`` table of a pyproject.toml.
 
-    Returns ``{}`` when the file has no such table. Raises ConfigError, with
-    the line and column in the file, for an unreadable file, a TOML syntax
-    error, an unknown key or a value of the wrong type. Lists are returned as
+    Returns ``{}`` when the file has no such table. Raises ConfigFileError
+    when the file cannot be read, and ConfigError, with the line and column
+    in the file, for a TOML syntax error, an unknown key or a bad value. Lists are returned as
     tuples, ready for ``Settings.from_mapping``.
     """
     import tomllib
@@ -297,7 +297,7 @@ def load_table(pyproject_path: str | os.PathLike[str]) -> dict[str, object]:
     try:
         raw = Path(pyproject_path).read_bytes()
     except OSError as error:
-        raise ConfigError(f"cannot read config file: {error.strerror or error}") from None
+        raise ConfigFileError(f"cannot read it: {error.strerror or error}") from None
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as error:

@@ -46,3 +46,7 @@ class RewriteError(Exception):
 
 class ConfigError(RewriteError):
     """A bad setting: a wrong value, an unknown key, an unsafe name (exit code 2)."""
+
+
+class ConfigFileError(ConfigError):
+    """The config file cannot be read at all: about the file, not a place in it (exit code 2)."""

@@ -12,6 +12,7 @@ Status = Literal["changed", "unchanged", "failed"]
 
 EXIT_OK = 0
 EXIT_WOULD_CHANGE = 1
+EXIT_USAGE = 2
 EXIT_FAILED = 123
 
 
@@ -51,9 +52,14 @@ class FileReport:
 
 @dataclass(frozen=True)
 class BuildReport:
-    """The reports of every entry of a run, in the order they were processed."""
+    """The reports of every entry of a run, in the order they were processed.
+
+    ``errors`` are problems of the run rather than of one entry, one line
+    each (``PATH: message``), such as a build directory that yields no entry.
+    """
 
     files: tuple[FileReport, ...] = ()
+    errors: tuple[str, ...] = ()
 
     @property
     def rewritten(self) -> tuple[FileReport, ...]:
@@ -82,7 +88,9 @@ class BuildReport:
 
     def exit_code(self, check: bool = False, diff: bool = False) -> int:
         """0 when all is well; 1 when ``check``/``diff`` found work or a guarantee is
-        broken; 123 when a file failed."""
+        broken; 2 when the run has ``errors``; 123 when a file failed."""
+        if self.errors:
+            return EXIT_USAGE
         if self.failed:
             return EXIT_FAILED
         if ((check or diff) and self.rewritten) or self.findings:
@@ -108,6 +116,8 @@ class BuildReport:
         if self.failed:
             verb = "failed" if write else "would fail"
             parts.append(f"{_files(len(self.failed))} {verb} to rewrite")
+        if self.errors:
+            parts.append(f"{len(self.errors)} error{'' if len(self.errors) == 1 else 's'}")
         return (", ".join(parts) or "No entries found") + "."
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from rewriter.config import Settings
 from rewriter.errors import Diagnostic, RewriteError
-from rewriter.files import DiskTree, encode_source, expand_paths, read_source
+from rewriter.files import DiskTree, encode_source, read_source
 from rewriter.report import BuildReport, FileReport
 from rewriter.writing import leftover_warnings, write_atomic
 
@@ -97,11 +97,18 @@ def rewrite_build(
 
     This is the hook a framework's build calls after it writes its output.
     Entries are rewritten by up to ``jobs`` processes (see ``run_entries``);
-    the reports are in the sorted order of the entries. Raises RewriteError
-    only when ``build_dir`` does not exist; a file that cannot be rewritten
-    is reported as failed.
+    the reports are in the sorted order of the entries. A file that cannot
+    be rewritten is reported as failed, and a ``build_dir`` that yields no
+    entry is an error of the report (``errors``, exit code 2) that says
+    which patterns and rules left nothing. Raises RewriteError only when
+    ``build_dir`` does not exist.
     """
-    entries = expand_paths([Path(build_dir)], settings)
+    from rewriter.search import search
+
+    found = search(Path(build_dir), settings)
+    if not found.entries:
+        return BuildReport(errors=(f"{build_dir}: {found.nothing_found()}",))
+    entries = sorted(found.entries)
     return BuildReport(tuple(run_entries(entries, settings, write=write, jobs=jobs)))
 
 

@@ -37,6 +37,11 @@ class Skip:
 
     path: str
     """Relative to the searched directory, POSIX; a directory ends with ``/``."""
+
+    def shown(self, root: Path) -> str:
+        """The path as the user names it: under ``root``, the searched PATH."""
+        return f"{root / self.path}{'/' if self.path.endswith('/') else ''}"
+
     reason: str
     entry: bool = False
     """The entry patterns select it (a file), so without the reason it would be an entry."""
@@ -60,7 +65,7 @@ class Search:
         """
         patterns = ", ".join(repr(pattern) for pattern in self.entry_patterns) or "(none)"
         dropped = [skip for skip in self.skipped if skip.entry]
-        hint = f"run with -v to see what was skipped in {self.root} and why"
+        hint = "run with -v to see what was skipped and why"
         if not dropped:
             found = (
                 f"no file matches the entry patterns {patterns}"
@@ -70,13 +75,13 @@ class Search:
             if pruned:
                 were = "was" if len(pruned) == 1 else "were"
                 found += f", and {_count(len(pruned), 'directory')} {were} skipped"
-            return f"no entry found in {self.root}: {found}; {hint}"
+            return f"no entry found: {found}; {hint}"
         examples = "; ".join(
-            f"{self.root / skip.path.rstrip('/')} ({skip.reason})" for skip in dropped[:_EXAMPLES]
+            f"{skip.shown(self.root)} ({skip.reason})" for skip in dropped[:_EXAMPLES]
         )
         more = f"; and {len(dropped) - _EXAMPLES} more" if len(dropped) > _EXAMPLES else ""
         return (
-            f"no entry found in {self.root}: {_count(len(dropped), 'file')} the entry patterns"
+            f"no entry found: {_count(len(dropped), 'file')} the entry patterns"
             f" {patterns} select {'is' if len(dropped) == 1 else 'are'} left out: {examples}{more};"
             f" {hint}"
         )
@@ -210,7 +215,8 @@ class _Walk:
                     lookups += 1
                     relpath = f"{relative}/{name}"
                     if _selects(self.entry, relpath, False) is not None:
-                        hidden.append(Skip(relpath, f"in {top}/, {skip.reason}", entry=True))
+                        reason = f"in {self.root / top}/, {skip.reason}"
+                        hidden.append(Skip(relpath, reason, entry=True))
                 if len(hidden) > _EXAMPLES or lookups > _HIDDEN_LOOKUPS:
                     return hidden
         return hidden
