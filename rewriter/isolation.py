@@ -6,7 +6,8 @@ native parser crashes, but a worker can still die of what no limit covers
 does, the pool cannot say which entry it was rewriting, so every entry that
 has no report yet is rewritten again, each in a process of its own: the one
 that dies again is reported as failed, and every other entry is processed
-and reported as usual.
+and reported as usual (one that another worker had rewritten before the
+pool broke is then reported unchanged: its file already holds the rewrite).
 """
 
 from __future__ import annotations
