@@ -21,11 +21,11 @@ import time
 from pathlib import Path
 
 import pytest
+from _builds import make_app
 from test_bad_input import BAD, load_case
 
 HOSTILE = sorted(path.name for path in BAD.iterdir() if path.name.startswith("hostile_"))
 MEMORY_LIMIT = 3 * 1024**3  # bytes of address space; the old parses needed more
-GOOD = '"""Server entry."""\nfrom .chunks.app import handler\n'
 
 
 def limit_memory() -> None:
@@ -77,12 +77,7 @@ def hostile_build(root: Path) -> Path:
         copy_case(name, build / f"app{2 * number + 1:02d}")
         shutil.rmtree(build / f"app{2 * number + 1:02d}" / ".git")
     for number in range(0, 2 * len(HOSTILE) + 1, 2):
-        app = build / f"app{number:02d}"
-        (app / "chunks").mkdir(parents=True)
-        (app / "chunks" / "__init__.py").write_text("")
-        (app / "chunks" / "app.py").write_text("def handler(event, context):\n    return 1\n")
-        (app / "instrument.server.py").write_text("")
-        (app / "index.py").write_text(GOOD)
+        make_app(build / f"app{number:02d}")
     (root / ".git").mkdir()
     return build
 

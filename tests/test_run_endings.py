@@ -18,6 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from _builds import RUNTIME, make_app
 
 from rewriter.config import Settings
 from rewriter.core import rewrite_source
@@ -26,7 +27,6 @@ from rewriter.runner import run_entries
 from rewriter.tree import MemoryTree
 
 ENTRIES = 40
-RUNTIME = "def handler(event, context):\n    return 'ok'\n"
 
 
 def entry_text(functions: int) -> str:
@@ -49,16 +49,7 @@ REWRITTEN = rewritten(ORIGINAL)
 def make_tree(root: Path, entries: int = ENTRIES, text: str = ORIGINAL) -> list[Path]:
     """``root/build/appNN/index.py`` for each entry, with its runtime and init."""
     (root / ".git").mkdir(exist_ok=True)
-    paths = []
-    for number in range(entries):
-        app = root / "build" / f"app{number:02d}"
-        (app / "chunks").mkdir(parents=True)
-        (app / "chunks" / "__init__.py").write_text("")
-        (app / "chunks" / "app.py").write_text(RUNTIME)
-        (app / "instrument.server.py").write_text("")
-        (app / "index.py").write_text(text)
-        paths.append(app / "index.py")
-    return paths
+    return [make_app(root / "build" / f"app{number:02d}", text) for number in range(entries)]
 
 
 def start(root: Path, *args: str, **options: object) -> subprocess.Popen[str]:

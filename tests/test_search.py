@@ -13,24 +13,12 @@ import os
 from pathlib import Path
 
 import pytest
+from _builds import ENTRY, make_app
 
 from rewriter import cli
 from rewriter.config import Settings
 from rewriter.files import expand_paths
 from rewriter.runner import rewrite_build
-
-ENTRY = '"""Server entry."""\nfrom .chunks.app import handler\n'
-
-
-def make_server(directory: Path) -> Path:
-    """A server entry package in ``directory``; returns the entry."""
-    (directory / "chunks").mkdir(parents=True)
-    (directory / "chunks" / "__init__.py").write_text("")
-    (directory / "chunks" / "app.py").write_text("def handler(event, context):\n    return 1\n")
-    (directory / "instrument.server.py").write_text("")
-    entry = directory / "index.py"
-    entry.write_text(ENTRY)
-    return entry
 
 
 @pytest.fixture
@@ -48,19 +36,19 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, list[
 
 def test_the_issues_negations_keep_the_entry(project: Path) -> None:
     """``*``, ``!*/``, ``!index.py``: git keeps index.py, so the search finds it."""
-    entry = make_server(project / "build" / "server")
+    entry = make_app(project / "build" / "server")
     (project / "build" / ".gitignore").write_text("*\n!*/\n!index.py\n")
     assert expand_paths([project / "build"], Settings()) == [entry]
 
 
 def test_lines_git_tolerates_do_not_stop_the_search(project: Path) -> None:
-    entry = make_server(project / "build" / "server")
+    entry = make_app(project / "build" / "server")
     (project / "build" / "server" / ".gitignore").write_text("[z-a]\nx[\ntrailing\\\n")
     assert expand_paths([project / "build"], Settings()) == [entry]
 
 
 def test_a_symlinked_server_directory_is_found(project: Path) -> None:
-    entry = make_server(project / "out" / "server")
+    entry = make_app(project / "out" / "server")
     (project / "build").mkdir()
     (project / "build" / "server").symlink_to(project / "out" / "server")
     assert expand_paths([project / "build"], Settings()) == [project / "build/server/index.py"]
@@ -68,7 +56,7 @@ def test_a_symlinked_server_directory_is_found(project: Path) -> None:
 
 
 def test_a_symlink_loop_is_searched_once(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    make_server(project / "build" / "server")
+    make_app(project / "build" / "server")
     (project / "build" / "server" / "again").symlink_to("..")
     (project / "build" / "twice").symlink_to("server")
     assert expand_paths([project / "build"], Settings()) == [project / "build/server/index.py"]
@@ -102,7 +90,7 @@ def test_a_path_with_no_entry_is_an_error_in_every_mode(
     project: Path, capsys: pytest.CaptureFixture[str], options: list[str]
 ) -> None:
     """A generator's ``build/.gitignore`` of ``*`` hides everything, from git and the search."""
-    entry = make_server(project / "build" / "server")
+    entry = make_app(project / "build" / "server")
     (project / "build" / ".gitignore").write_text("*\n")
     assert run(capsys, *options, "build") == (2, "", [NO_ENTRY])
     assert entry.read_text() == ENTRY
@@ -111,8 +99,8 @@ def test_a_path_with_no_entry_is_an_error_in_every_mode(
 def test_verbose_shows_what_was_skipped_and_why(
     project: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    make_server(project / "build" / "server")
-    make_server(project / "build" / "old")
+    make_app(project / "build" / "server")
+    make_app(project / "build" / "old")
     (project / "build" / ".gitignore").write_text("*\n")
     code, _, err = run(capsys, "-v", "--exclude", "old/", "build")
     assert code == 2
@@ -131,7 +119,7 @@ def test_verbose_shows_what_was_skipped_and_why(
 def test_no_file_matches_the_entry_patterns(
     project: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    make_server(project / "build" / "server")
+    make_app(project / "build" / "server")
     assert run(capsys, "--entry", "**/main.py", "build") == (
         2,
         "",
@@ -145,7 +133,7 @@ def test_no_file_matches_the_entry_patterns(
 def test_one_empty_path_stops_the_run_before_anything_is_written(
     project: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    entry = make_server(project / "good")
+    entry = make_app(project / "good")
     (project / "empty").mkdir()
     code, _, err = run(capsys, "good", "empty")
     assert (code, len(err)) == (2, 1)
@@ -154,7 +142,7 @@ def test_one_empty_path_stops_the_run_before_anything_is_written(
 
 
 def test_the_hooks_report_says_so(project: Path) -> None:
-    make_server(project / "build" / "server")
+    make_app(project / "build" / "server")
     (project / "build" / ".gitignore").write_text("*\n")
     build = project / "build"
     report = rewrite_build(build, Settings())
@@ -173,7 +161,7 @@ def test_json_paths_that_are_not_utf8_are_strict_and_lossless(
 ) -> None:
     """A strict parser rejects lone surrogates; ``path_bytes`` keeps the exact bytes."""
     odd = os.fsdecode(b"app-\xff")
-    make_server(project / "build" / odd)
+    make_app(project / "build" / odd)
     code, out, _ = run(capsys, "--check", "--format", "json", "build")
     assert code == 1
     out.encode("ascii")  # ASCII, so valid UTF-8

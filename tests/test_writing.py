@@ -26,6 +26,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from _builds import ENTRY, make_app
 
 from rewriter import cli
 from rewriter.config import Settings
@@ -41,8 +42,6 @@ NEEDS_ROOT = pytest.mark.skipif(
 )
 APP_UID, APP_GID = 1234, 5678
 OTHER_UID = 4321
-ENTRY = '"""Server entry."""\nfrom .chunks.app import handler\n'
-RUNTIME = "def handler(event, context):\n    return 'served'\n"
 SETTINGS = Settings(init="./instrument.server.py")
 
 
@@ -63,16 +62,13 @@ def shared_dir() -> Iterator[Path]:
 
 def make_build(root: Path) -> Path:
     """``root/server``: an entry package with its runtime and init; returns the entry."""
-    server = root / "server"
-    (server / "chunks").mkdir(parents=True)
-    (server / "__init__.py").write_text("")
-    (server / "chunks" / "__init__.py").write_text("")
-    (server / "chunks" / "app.py").write_text(RUNTIME)
-    (server / "instrument.server.py").write_text("INITIALISED = True\n")
     (root / ".git").mkdir()
-    entry = server / "index.py"
-    entry.write_text(ENTRY)
-    return entry
+    return make_app(root / "server", package=True)
+
+
+def owner_and_mode(path: Path) -> tuple[int, int, int]:
+    status = path.stat()
+    return status.st_uid, status.st_gid, stat.S_IMODE(status.st_mode)
 
 
 def run_rewriter(root: Path, *args: str) -> int:
@@ -267,12 +263,7 @@ def test_owner_group_and_mode_are_kept_and_the_app_user_can_serve_it(shared_dir:
         os.chown(path, APP_UID, APP_GID)
     entry.chmod(0o640)
     assert run_rewriter(shared_dir, "server/index.py") == 0
-    status = entry.stat()
-    assert (status.st_uid, status.st_gid, stat.S_IMODE(status.st_mode)) == (
-        APP_UID,
-        APP_GID,
-        0o640,
-    )
+    assert owner_and_mode(entry) == (APP_UID, APP_GID, 0o640)
     assert "# rewriter:init" in entry.read_text()
     read = as_user(["cat", str(entry)], APP_UID, APP_GID)
     assert (read.returncode, read.stdout) == (0, entry.read_text()), read.stderr
@@ -373,12 +364,7 @@ def test_a_symlinked_entry_keeps_its_targets_owner_and_attributes(shared_dir: Pa
         os.setxattr(real, "user.origin", b"framework")
     assert run_rewriter(shared_dir, "server/index.py") == 0
     assert entry.is_symlink() and os.readlink(entry) == "real_index.py"
-    status = real.stat()
-    assert (status.st_uid, status.st_gid, stat.S_IMODE(status.st_mode)) == (
-        APP_UID,
-        APP_GID,
-        0o640,
-    )
+    assert owner_and_mode(real) == (APP_UID, APP_GID, 0o640)
     assert "# rewriter:init" in real.read_text()
     if reason is None:
         assert os.getxattr(real, "user.origin") == b"framework"
