@@ -33,6 +33,7 @@ from __future__ import annotations
 import ast
 import io
 import itertools
+import os
 import re
 import threading
 import tokenize
@@ -544,6 +545,16 @@ def _own_levels(node: ast.AST, depth: int, text: _Text) -> int:
 
 _Result = TypeVar("_Result")
 _stack_size_lock = threading.Lock()
+
+
+def _new_lock_after_fork() -> None:
+    # A fork while another thread held the lock would leave it held forever.
+    global _stack_size_lock
+    _stack_size_lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_new_lock_after_fork)
 
 
 def _in_parser_thread(function: Callable[[str], _Result], source: str) -> _Result:
