@@ -36,7 +36,7 @@ _SETTING_OPTIONS = (
     "jobs",
 )
 
-
+# Options whose errors name the option: the patterns, validated one by one.
 _PATTERN_OPTIONS = ("entry", "exclude", "runtime")
 
 

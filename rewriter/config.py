@@ -289,8 +289,8 @@ def load_table(pyproject_path: str | os.PathLike[str]) -> dict[str, object]:
 
     Returns ``{}`` when the file has no such table. Raises ConfigFileError
     when the file cannot be read, and ConfigError, with the line and column
-    in the file, for a TOML syntax error, an unknown key or a bad value. Lists are returned as
-    tuples, ready for ``Settings.from_mapping``.
+    in the file, for a TOML syntax error, an unknown key or a bad value.
+    Lists are returned as tuples, ready for ``Settings.from_mapping``.
     """
     import tomllib
 

@@ -68,9 +68,7 @@ def rewrite_file(
     leftovers = leftover_warnings(entry, remove=write)
     try:
         source = read_source(entry, settings.max_size)
-        report = rewrite_text(
-            source.text, settings, path=name, root=entry.parent, written=verified
-        )
+        report = rewrite_text(source.text, settings, path=name, root=entry.parent, written=verified)
         if write and report.result is not None and report.result.changed:
             data = encode_source(report.result.output, source.encoding)
             if write_atomic(entry, data, source.raw):

@@ -17,6 +17,7 @@ Symlinked files are entries like any other file.
 from __future__ import annotations
 
 import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -93,11 +94,22 @@ def search(path: Path, settings: Settings) -> Search:
     A file is an entry as it is, whatever the patterns. Raises RewriteError
     when ``path`` does not exist.
     """
-    if not path.is_dir():
+    if _kind(path) != "directory":
         if os.path.lexists(path):
             return Search(path, (path,), searched=1, entry_patterns=settings.entry)
         raise RewriteError("no such file or directory")
     return _Walk(path, settings).run()
+
+
+def _kind(path: Path) -> str | None:
+    """``"directory"``, ``"file"`` (regular), or None, following symlinks; never raises."""
+    try:
+        mode = os.stat(path).st_mode
+    except (OSError, ValueError):
+        return None
+    if stat.S_ISDIR(mode):
+        return "directory"
+    return "file" if stat.S_ISREG(mode) else None
 
 
 def _count(number: int, noun: str) -> str:
@@ -154,16 +166,16 @@ class _Walk:
         except OSError as error:
             self.skipped.append(Skip(prefix, f"cannot be read: {error.strerror or error}"))
             return []
-        if ".gitignore" in names and (directory / ".gitignore").is_file():
+        if ".gitignore" in names and _kind(directory / ".gitignore") == "file":
             ignores = [*ignores, *self._gitignore(directory / ".gitignore", prefix.rstrip("/"))]
         below = []
         for name in names:
             relpath = f"{prefix}{name}"
             path = directory / name
-            if path.is_dir():
-                if name not in _SKIPPED_DIRS:
-                    below.extend(self._subdirectory(relpath, path, ignores, selected))
-            elif path.is_file():
+            kind = _kind(path)
+            if kind == "directory" and name not in _SKIPPED_DIRS:
+                below.extend(self._subdirectory(relpath, path, ignores, selected))
+            elif kind == "file":
                 self._file(relpath, path, ignores, selected)
         return below
 
