@@ -37,29 +37,41 @@ def run_each_alone(
     """
     context = multiprocessing.get_context()
 
-    def start(index: int) -> tuple[Any, Connection]:
+    def start(index: int) -> tuple[Any, Connection] | OSError:
         receiver, sender = context.Pipe(duplex=False)
         process = context.Process(
             target=_rewrite_alone,
             args=(sender, os.getpid(), entries[index], settings, write, options),
             daemon=True,
         )
-        process.start()
-        sender.close()
+        try:
+            process.start()
+        except OSError as error:  # no process can be started (a limit on processes)
+            receiver.close()
+            return error
+        finally:
+            sender.close()
         return process, receiver
 
     started = {index: start(index) for index in range(min(jobs, len(entries)))}
     try:
         for index, entry in enumerate(entries):
-            report = _collect(entry, *started.pop(index))
+            report = _collect(entry, started.pop(index))
             if index + jobs < len(entries):
                 started[index + jobs] = start(index + jobs)
             yield report
     finally:
-        stop_workers({index: process for index, (process, _) in started.items()})
+        stop_workers(
+            {index: item[0] for index, item in started.items() if not isinstance(item, OSError)}
+        )
 
 
-def _collect(entry: Path, process: Any, receiver: Connection) -> FileReport:
+def _collect(entry: Path, started: tuple[Any, Connection] | OSError) -> FileReport:
+    if isinstance(started, OSError):
+        reason = started.strerror or started
+        message = f"cannot start a process of its own to rewrite it: {reason}"
+        return FileReport.from_error(str(entry), Diagnostic(message))
+    process, receiver = started
     try:
         report: FileReport = receiver.recv()
     except EOFError:
