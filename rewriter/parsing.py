@@ -23,9 +23,10 @@ bounded:
    caller's thread (a framework may call the hook from a thread with a
    256 KiB stack). The module is then printed back and must equal the text.
 
-CPython's parse also runs on that thread. The limits were measured with
-LibCST 1.9; ``tests/test_parsing.py`` keeps the shapes, and the README the
-numbers.
+CPython's parse also runs on that thread. ``python_tree`` is steps 1 and 2
+alone, for a caller that needs CPython's tree first (it can then hand the
+tree to ``parse_module``). The limits were measured with LibCST 1.9;
+``tests/test_parsing.py`` keeps the shapes, and the README the numbers.
 """
 
 from __future__ import annotations
@@ -75,7 +76,7 @@ _LOST_TEXT = {  # what LibCST drops, by the first character lost
 }
 
 
-def parse_module(source: str) -> cst.Module:
+def parse_module(source: str, tree: ast.Module | None = None) -> cst.Module:
     """Parse ``source`` with LibCST, within the bounds this module sets.
 
     Returns the module, which prints back exactly as ``source``. Raises
@@ -83,18 +84,12 @@ def parse_module(source: str) -> cst.Module:
     rejects (``cannot parse: ...``), for valid text too deep or too costly
     for LibCST (``cannot rewrite: the code nests too deeply for LibCST: ...``),
     for valid text LibCST's grammar does not cover, and for text LibCST would
-    not print back unchanged.
+    not print back unchanged. ``tree``, when the caller has it already, is
+    ``python_tree(source)``: CPython's parse is then not done again.
     """
     scan = scan_text(source)
-    if scan.long_name is not None:
-        raise RewriteError(
-            _too_deep(
-                f"this dotted name has {scan.long_name_parts:,} parts, and LibCST nests"
-                f" one level for each (at most {MAX_LIBCST_DEPTH} can be printed back)"
-            ),
-            *scan.long_name,
-        )
-    tree = _in_parser_thread(_python_tree, source)
+    if tree is None:
+        tree = python_tree(source, scan)
     check_libcst_depth(source, tree)
     del tree  # only its measurements were needed; free it before LibCST's tree
     _check_bracket_work(source, scan)
@@ -118,13 +113,36 @@ def parse_module(source: str) -> cst.Module:
     return module
 
 
-def _python_tree(source: str) -> ast.Module:
-    """CPython's verdict: its AST, or RewriteError where and why it rejects the text."""
+def python_tree(source: str, scan: TextScan | None = None) -> ast.Module:
+    """CPython's AST of ``source``, or RewriteError where and why the text cannot be parsed.
+
+    Steps 1 and 2 of this module: a dotted name longer than LibCST can nest
+    is refused before CPython sees it (its parse of such a name is
+    quadratic), then CPython judges, on the parser thread. ``scan`` is
+    ``scan_text(source)`` if the caller has it.
+    """
+    scan = scan_text(source) if scan is None else scan
+    if scan.long_name is not None:
+        raise RewriteError(
+            _too_deep(
+                f"this dotted name has {scan.long_name_parts:,} parts, and LibCST nests"
+                f" one level for each (at most {MAX_LIBCST_DEPTH} can be printed back)"
+            ),
+            *scan.long_name,
+        )
+    return _in_parser_thread(_compile, source)
+
+
+def _compile(source: str) -> ast.Module:
     try:
         tree = compile(source, "<entry>", "exec", flags=ast.PyCF_ONLY_AST, dont_inherit=True)
     except SyntaxError as error:
+        if error.lineno is None:  # a NUL character, which CPython does not place
+            raise RewriteError(f"cannot parse: {error.msg}", *_nul_position(source)) from None
         message = f"cannot parse: {error.msg}"
-        raise RewriteError(message, error.lineno or 1, error.offset or 1) from None
+        raise RewriteError(message, error.lineno, error.offset or 1) from None
+    except ValueError as error:  # a NUL character, in older Python versions
+        raise RewriteError(f"cannot parse: {error}", *_nul_position(source)) from None
     except (MemoryError, RecursionError) as error:
         # CPython's parser gives up on very deep nesting with no position.
         line, column = deep_expression_start(source)
@@ -136,6 +154,11 @@ def _python_tree(source: str) -> ast.Module:
         ) from None
     assert isinstance(tree, ast.Module)
     return tree
+
+
+def _nul_position(source: str) -> tuple[int, int]:
+    at = source.find("\0")
+    return text_position(source, at) if at >= 0 else (1, 1)
 
 
 def _too_deep(reason: str) -> str:
@@ -622,6 +645,7 @@ __all__ = [
     "check_libcst_depth",
     "deep_expression_start",
     "parse_module",
+    "python_tree",
     "scan_text",
     "text_position",
 ]

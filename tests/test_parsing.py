@@ -107,6 +107,7 @@ SHAPES: dict[str, Callable[[int], str]] = {
         pytest.param(
             "x = (\n", "cannot parse: '(' was never closed", 1, 5, id="ordinary syntax error"
         ),
+        pytest.param("x = 1\ny = '\0'\n", "cannot parse: source code", 2, 6, id="a NUL character"),
     ),
 )
 def test_invalid_text_fails_fast_where_python_puts_it(
