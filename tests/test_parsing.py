@@ -27,7 +27,13 @@ from hypothesis import strategies as st
 from rewriter.config import Settings
 from rewriter.core import rewrite_source
 from rewriter.errors import RewriteError
-from rewriter.parsing import MAX_LIBCST_DEPTH, deep_expression_start, parse_module, scan_text
+from rewriter.parsing import (
+    MAX_LIBCST_DEPTH,
+    deep_expression_start,
+    parse_module,
+    python_tree,
+    scan_text,
+)
 from rewriter.tree import MemoryTree
 
 SETTINGS = Settings(init="instrument")
@@ -371,3 +377,14 @@ def test_lost_text_is_named_for_what_it_is(source: str) -> None:
     message, line, column, _ = refusal(source)
     assert "lone carriage return (old Mac line endings)" in message
     assert (line, column) == (2, len(source.split("\r")[1]) + 1)
+
+
+def test_a_caller_with_cpythons_tree_hands_it_over() -> None:
+    """``python_tree`` then ``parse_module(source, tree)``: the same checks, one CPython parse."""
+    source = in_function("value + 1")
+    assert parse_module(source, python_tree(source)).code == source
+    deep = in_function(" or ".join(["event"] * 1_000))
+    with pytest.raises(RewriteError, match="would nest 1,006 levels deep here"):
+        parse_module(deep, python_tree(deep))
+    with pytest.raises(RewriteError, match="this dotted name has 1,000 parts"):
+        python_tree("import os" + ".path" * 999 + "\n")
