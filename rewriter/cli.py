@@ -1,7 +1,9 @@
 """The command line: ``rewriter [OPTIONS] PATH...``; the only place that knows exit codes.
 
 Heavy modules (libcst, jinja2, pathspec) are imported only once the
-arguments are parsed, so ``--help`` and ``--version`` stay fast.
+arguments are parsed, so ``--help`` and ``--version`` stay fast. Every error
+is one line starting ``error:``; Ctrl-C and a closed stdout end the run as
+``rewriter.interrupts`` says.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import os
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import IO
+from typing import NoReturn
 
 from rewriter.config import (
     DEFAULT_ENTRY,
@@ -26,17 +28,18 @@ from rewriter.config import (
     load_table,
     merge_layers,
 )
-from rewriter.errors import ConfigError, Diagnostic, RewriteError
+from rewriter.errors import ConfigError, ConfigFileError, Diagnostic, RewriteError
+from rewriter.interrupts import EXIT_INTERRUPTED, INTERRUPTED, Stdout, say, silence_stdout
 from rewriter.report import (
     EXIT_FAILED,
     EXIT_OK,
+    EXIT_USAGE,
     EXIT_WOULD_CHANGE,
     BuildReport,
     FileReport,
     file_line,
 )
 
-EXIT_USAGE = 2
 STDIN = "-"
 
 # What each exit code means, as `--help` lists them.
@@ -61,9 +64,29 @@ _SETTING_OPTIONS = (
     "jobs",
 )
 
+# Options whose errors name the option: the patterns, validated one by one.
+_PATTERN_OPTIONS = ("entry", "exclude", "runtime")
+
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line with ``argv`` (default: ``sys.argv[1:]``); return the exit code."""
+    """Run the command line with ``argv`` (default: ``sys.argv[1:]``); return the exit code.
+
+    Ctrl-C returns 130 after one line on stderr. A stdout closed by its
+    reader drops what would go there and the run keeps its exit code.
+    """
+    try:
+        return _main(argv, Stdout())
+    except KeyboardInterrupt:
+        say(INTERRUPTED)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # Only --help, --version and --list-presets write to stdout without
+        # the guard of ``Stdout``, and they earn 0.
+        silence_stdout()
+        return 0
+
+
+def _main(argv: Sequence[str] | None, stdout: Stdout) -> int:
     parser = _parser()
     try:
         args = parser.parse_args(argv)
@@ -78,10 +101,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     # Preload integrations are resolved once per run, before any file.
     with resolving_once():
-        return _run(args)
+        return _run(args, stdout)
 
 
-def _run(args: argparse.Namespace) -> int:
+def _run(args: argparse.Namespace, stdout: Stdout) -> int:
     overrides = {
         name: tuple(value) if isinstance(value, list) else value
         for name in _SETTING_OPTIONS
@@ -93,13 +116,13 @@ def _run(args: argparse.Namespace) -> int:
             raise _UsageError("error: '-' (standard input) can be given only once")
         _check_json_usage(args)
         _check_trace_usage(args)
-        groups = _settings_by_path(paths, overrides, args.config)
+        groups = _settings_by_path(paths, overrides, args.config, verbose=args.verbose)
     except _UsageError as error:
-        print(error, file=sys.stderr)
+        say(str(error))
         return EXIT_USAGE
     if not args.quiet:
         for message in _skipped_integrations(settings for _, settings, _ in groups):
-            print(f"warning: {message}", file=sys.stderr)
+            say(f"warning: {message}")
     if args.trace:
         return _trace(args, groups)
 
@@ -111,24 +134,27 @@ def _run(args: argparse.Namespace) -> int:
         sum(len(entries) for _, _, entries in groups),
         enabled=not args.quiet and args.format == "text",
     )
+    # --diff shows the rewrite, so the guarantee is checked on what it shows.
+    verify = {"verify_rewrite": True} if args.diff else {}
     reports: list[FileReport] = []
     for path, settings, entries in groups:
         if path == STDIN:
-            report = _rewrite_stdin(settings, check=args.check, diff=args.diff)
-            _emit(report, args, write=write)
+            report = _rewrite_stdin(settings, stdout, check=args.check, diff=args.diff)
+            _emit(report, args, stdout, write=write)
             reports.append(report)
             continue
-        for report in progress.track(run_entries(entries, settings, write=write)):
-            _emit(report, args, write=write)
+        for report in progress.track(run_entries(entries, settings, write=write, **verify)):
+            _emit(report, args, stdout, write=write)
             reports.append(report)
     build = BuildReport(tuple(reports))
     if not args.quiet:
-        print(build.summary(write=write), file=sys.stderr)
+        say(build.summary(write=write))
     code = build.exit_code(check=args.check, diff=args.diff)
     if args.format == "json":
         from rewriter.json_report import build_json, dumps
 
-        print(dumps(build_json(build, write=write, exit_code=code, tool_version=_version())))
+        document = build_json(build, write=write, exit_code=code, tool_version=_version())
+        stdout.write(dumps(document) + "\n")
     return code
 
 
@@ -205,35 +231,66 @@ def _trace(args: argparse.Namespace, groups: list[tuple[str, Settings, list[Path
 
 
 def _settings_by_path(
-    paths: Sequence[str], overrides: dict[str, object], config: str | None
+    paths: Sequence[str], overrides: dict[str, object], config: str | None, *, verbose: bool
 ) -> list[tuple[str, Settings, list[Path]]]:
-    """Settings and entries for every PATH, all checked before anything is written."""
-    from rewriter.files import expand_paths
-    from rewriter.preload import preload_plan
+    """Settings and entries for every PATH, all checked before anything is written.
 
+    A PATH that does not exist, or yields no entry, is a usage error. With
+    ``verbose``, what each search skipped is printed, and why.
+    """
+    from rewriter.search import search
+
+    for name in _PATTERN_OPTIONS:  # a bad pattern's error names the option it came from
+        if name in overrides:
+            try:
+                Settings.from_mapping({name: overrides[name]})
+            except ConfigError as error:
+                raise _UsageError(f"error: --{name}: {error.diagnostic.message}") from None
     settings_for: dict[Path | None, Settings] = {}
-    groups = []
+    groups: list[tuple[str, Settings, list[Path]]] = []
     for path in paths:
         start = Path.cwd() if path == STDIN else Path(path)
         pyproject = Path(config) if config else find_pyproject(start)
         if pyproject not in settings_for:
-            try:
-                table = load_table(pyproject) if pyproject else {}
-            except ConfigError as error:
-                raise _UsageError(error.diagnostic.format(str(pyproject))) from None
-            try:
-                settings = Settings.from_mapping(merge_layers(table, overrides))
-                preload_plan(settings)  # what is wrong with the environment, before any file
-            except ConfigError as error:
-                raise _setting_error(error, pyproject, table, overrides) from None
-            settings_for[pyproject] = settings
+            settings_for[pyproject] = _settings(pyproject, overrides, given=config is not None)
         settings = settings_for[pyproject]
+        if path == STDIN:
+            groups.append((path, settings, []))
+            continue
         try:
-            entries = [] if path == STDIN else expand_paths([Path(path)], settings)
+            found = search(Path(path), settings)
         except RewriteError as error:
-            raise _UsageError(error.diagnostic.format(path)) from None
-        groups.append((path, settings, entries))
+            raise _UsageError(f"error: {path}: {error.diagnostic.message}") from None
+        if verbose:
+            for skip in found.skipped:
+                say(f"skipped {skip.shown(found.root)}: {skip.reason}")
+        if not found.entries:
+            raise _UsageError(f"error: {path}: {found.nothing_found()}")
+        groups.append((path, settings, sorted(found.entries)))
     return groups
+
+
+def _settings(pyproject: Path | None, overrides: dict[str, object], *, given: bool) -> Settings:
+    """The settings from ``pyproject`` (None: defaults) and the command line's ``overrides``.
+
+    In preload mode the integrations are resolved here too, so that what is
+    wrong with the environment is said once, before any file.
+    """
+    from rewriter.preload import preload_plan
+
+    try:
+        table = load_table(pyproject) if pyproject else {}
+    except ConfigFileError as error:
+        option = "--config " if given else ""
+        raise _UsageError(f"error: {option}{pyproject}: {error.diagnostic.message}") from None
+    except ConfigError as error:
+        raise _UsageError(error.diagnostic.format(str(pyproject))) from None
+    try:
+        settings = Settings.from_mapping(merge_layers(table, overrides))
+        preload_plan(settings)
+    except ConfigError as error:
+        raise _setting_error(error, pyproject, table, overrides) from None
+    return settings
 
 
 def _setting_error(
@@ -258,7 +315,7 @@ def _skipped_integrations(settings: Iterable[Settings]) -> list[str]:
     return list(dict.fromkeys(message for plan in plans for message in plan.skipped))
 
 
-def _rewrite_stdin(settings: Settings, *, check: bool, diff: bool) -> FileReport:
+def _rewrite_stdin(settings: Settings, stdout: Stdout, *, check: bool, diff: bool) -> FileReport:
     """Rewrite standard input to stdout; on failure nothing is written (like black)."""
     from rewriter.files import decode_source, encode_source
     from rewriter.runner import rewrite_text
@@ -275,25 +332,24 @@ def _rewrite_stdin(settings: Settings, *, check: bool, diff: bool) -> FileReport
         data = encode_source(report.result.output, encoding)
     except RewriteError as error:
         return FileReport.from_error(STDIN, error.diagnostic)
-    _write_bytes(sys.stdout, data)
+    stdout.write_bytes(data)
     return report
 
 
-def _emit(report: FileReport, args: argparse.Namespace, *, write: bool) -> None:
+def _emit(report: FileReport, args: argparse.Namespace, stdout: Stdout, *, write: bool) -> None:
     """Print what one file's report says: error, warnings, progress line, diff."""
     if report.error is not None:
-        print(report.error.format(report.path), file=sys.stderr)
+        say(report.error.format(report.path))
     for finding in report.findings:
-        print(finding.format(report.path), file=sys.stderr)
+        say(finding.format(report.path))
     if not args.quiet:
         for warning in report.warnings:
-            print(warning.format(report.path, "warning"), file=sys.stderr)
+            say(warning.format(report.path, "warning"))
         line = file_line(report, write=write, verbose=args.verbose)
         if line is not None:
-            print(line, file=sys.stderr)
+            say(line)
     if args.diff and report.result is not None and report.result.changed:
-        sys.stdout.write(unified_diff(report.result.source, report.result.output, report.path))
-        sys.stdout.flush()
+        stdout.write(unified_diff(report.result.source, report.result.output, report.path))
 
 
 def unified_diff(before: str, after: str, path: str) -> str:
@@ -312,16 +368,6 @@ def _lines(text: str) -> list[str]:
     lines = [f"{line}\n" for line in text.split("\n")]
     lines[-1] = lines[-1][:-1]
     return lines if lines[-1] else lines[:-1]
-
-
-def _write_bytes(stream: IO[str], data: bytes) -> None:
-    stream.flush()
-    buffer = getattr(stream, "buffer", None)
-    if buffer is None:
-        stream.write(data.decode("utf-8", errors="replace"))
-    else:
-        buffer.write(data)
-        buffer.flush()
 
 
 def _version() -> str:
@@ -346,8 +392,12 @@ class _VersionAction(argparse.Action):
         parser.exit()
 
 
-class _ArgumentParser(argparse.ArgumentParser):
-    """Writes the end of the help (exit codes, config-only keys) only when it is shown."""
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its usage errors in the one form of every error (``error: ...``),
+    and the end of the help (exit codes, config-only keys) written only when it is shown."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"error: {message} (see rewriter --help)\n")
 
     def format_help(self) -> str:
         from rewriter.helptext import epilog
@@ -358,7 +408,7 @@ class _ArgumentParser(argparse.ArgumentParser):
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = _ArgumentParser(
+    parser = _Parser(
         prog="rewriter",
         usage="%(prog)s [OPTIONS] PATH...\n       %(prog)s --list-presets [-v]",
         description=(

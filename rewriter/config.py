@@ -15,7 +15,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Literal, get_args
 
-from rewriter.errors import ConfigError
+from rewriter.errors import ConfigError, ConfigFileError
 from rewriter.names import (
     check_dotted_name,
     check_entry_point_name,
@@ -52,6 +52,9 @@ DEFAULT_INSTRUMENTED: tuple[str, ...] = (
     "botocore",
 )
 DEFAULT_MAX_SIZE = 8 * 1024 * 1024
+MAX_SIZE_LIMIT = 1024**3
+"""The largest ``max_size``: LibCST needs about 1.5 KiB of memory per character
+of a flat file, so a larger entry could never be rewritten in memory."""
 
 
 @dataclass(frozen=True)
@@ -96,6 +99,34 @@ _LIST_FIELDS = ("entry", "exclude", "runtime", "preload", "prelude", "instrument
 
 def _positive_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+def _check_patterns(settings: Settings) -> None:
+    """Raise ConfigError for an ``entry``, ``exclude`` or ``runtime`` pattern that is a mistake.
+
+    A pattern git could never match, or one it reads other than it looks
+    (``rewriter.patterns.pattern_problem``); a runtime pattern must also
+    compile with pathspec, which matches it.
+    """
+    from rewriter.patterns import pattern_problem
+
+    for key in ("entry", "exclude", "runtime"):
+        for pattern in getattr(settings, key):
+            problem = pattern_problem(pattern)
+            if problem is None and key == "runtime":
+                problem = _pathspec_problem(pattern)
+            if problem is not None:
+                raise ConfigError(f"{key} pattern {pattern!r} is not valid: {problem}")
+
+
+def _pathspec_problem(pattern: str) -> str | None:
+    import pathspec
+
+    try:
+        pathspec.GitIgnoreSpec.from_lines([pattern])
+    except Exception as error:  # pathspec raises re.error and its own errors alike
+        return f"pathspec cannot read it ({error})"
+    return None
 
 
 def _strings(value: object, key: str) -> tuple[str, ...]:
@@ -168,8 +199,12 @@ class Settings:
         for init_file in self.init_files:
             check_relative_file(init_file, "init file")
         check_dotted_name(self.preload_group, "preload_group")
-        if not _positive_int(self.max_size):
-            raise ConfigError(f"max_size must be a positive integer, got {self.max_size!r}")
+        _check_patterns(self)
+        if not _positive_int(self.max_size) or self.max_size > MAX_SIZE_LIMIT:
+            raise ConfigError(
+                f"max_size must be a whole number of bytes from 1 to {MAX_SIZE_LIMIT}"
+                f" (1 GiB), got {self.max_size!r}"
+            )
         if self.jobs is not None and not _positive_int(self.jobs):
             raise ConfigError(f"jobs must be a positive integer, got {self.jobs!r}")
         _check_options_are_read(self)
@@ -297,17 +332,17 @@ def check_keys(mapping: Mapping[str, object], text: str | None = None) -> None:
 def load_table(pyproject_path: str | os.PathLike[str]) -> dict[str, object]:
     """Read and check the ``[tool.rewriter]`` table of a pyproject.toml.
 
-    Returns ``{}`` when the file has no such table. Raises ConfigError, with
-    the line and column in the file, for an unreadable file, a TOML syntax
-    error, an unknown key or a value of the wrong type. Lists are returned as
-    tuples, ready for ``Settings.from_mapping``.
+    Returns ``{}`` when the file has no such table. Raises ConfigFileError
+    when the file cannot be read, and ConfigError, with the line and column
+    in the file, for a TOML syntax error, an unknown key or a bad value.
+    Lists are returned as tuples, ready for ``Settings.from_mapping``.
     """
     import tomllib
 
     try:
         raw = Path(pyproject_path).read_bytes()
     except OSError as error:
-        raise ConfigError(f"cannot read config file: {error.strerror or error}") from None
+        raise ConfigFileError(f"cannot read it: {error.strerror or error}") from None
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as error:

@@ -9,7 +9,6 @@ settings raise ``RewriteError``; the per-file runner turns that into a report.
 from __future__ import annotations
 
 import ast
-import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -131,51 +130,13 @@ def _reexport_renderer(newline: str) -> Callable[[str, str], Statement]:
 
 
 def parse_module(source: str) -> cst.Module:
-    """Parse ``source`` with LibCST, refusing text it would not print back as it read it.
+    """Parse ``source`` with LibCST within the bounds ``rewriter.parsing`` sets.
 
     Raises ``RewriteError`` with the position of the problem.
     """
-    import libcst as cst
+    from rewriter.parsing import parse_module as bounded_parse
 
-    try:
-        module = cst.parse_module(source)
-    except cst.ParserSyntaxError as error:
-        # Valid Python (analyse() parsed it) that LibCST's grammar does not cover.
-        at = re.search(r"error at (\d+):(\d+)", error.message)
-        line, column = (error.raw_line, error.raw_column + 1)
-        if at:
-            line, column = int(at[1]), int(at[2]) + 1
-        raise RewriteError(
-            f"cannot rewrite: LibCST cannot parse this valid Python ({error.message})",
-            line,
-            column,
-        ) from None
-    # LibCST does not print every module back as it read it: it drops a form
-    # feed right before a statement, a lone "\r" ending the last indented
-    # block, and the space in "except E :". Refuse rather than lose text.
-    try:
-        printed = module.code
-    except RecursionError:
-        raise RewriteError(
-            "cannot rewrite: the code nests too deeply for LibCST"
-            " (for example a very long chain of concatenated strings)"
-        ) from None
-    if printed != source:
-        index = next(
-            (i for i, (a, b) in enumerate(zip(source, printed, strict=False)) if a != b),
-            min(len(source), len(printed)),
-        )
-        lines = re.split(r"\r\n|\r|\n", source[:index])  # Python's own line breaks
-        line, column = len(lines), len(lines[-1]) + 1
-        lost = {
-            "\f": "a form feed before a statement on the same line is not supported;"
-            " put the form feed on a line of its own",
-            "\r": "a lone carriage return ending the last indented block is not"
-            " supported; end the file with \\n or \\r\\n",
-            ":": "the space before this colon is not kept; remove it",
-        }.get(source[index:].lstrip(" \t")[:1], "LibCST does not keep this text")
-        raise RewriteError(f"cannot rewrite without losing text: {lost}", line, column)
-    return module
+    return bounded_parse(source)
 
 
 __all__ = ["parse_module", "result_of", "rewrite_source", "rewritten_text"]

@@ -57,3 +57,7 @@ class ConfigError(RewriteError):
     ) -> None:
         super().__init__(message, line, column)
         self.key = key
+
+
+class ConfigFileError(ConfigError):
+    """The config file cannot be read at all: about the file, not a place in it (exit code 2)."""

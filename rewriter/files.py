@@ -1,4 +1,4 @@
-"""The disk side of a rewrite: finding entries, reading sources, atomic writes.
+"""The disk side of a rewrite: finding entries and reading sources (``writing`` writes them).
 
 Sources are decoded the way Python decodes them (PEP 263 cookie, UTF-8 BOM)
 and without newline translation, so a file written back keeps its encoding,
@@ -7,26 +7,19 @@ its BOM and its line endings byte for byte.
 
 from __future__ import annotations
 
-import contextlib
 import io
 import os
 import posixpath
 import stat
-import tempfile
 import tokenize
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from rewriter.config import DEFAULT_MAX_SIZE, Settings
 from rewriter.errors import RewriteError
 
-if TYPE_CHECKING:
-    from pathspec import GitIgnoreSpec
-
 _BOM = b"\xef\xbb\xbf"
-_SKIPPED_DIRS = frozenset({".git", ".hg", ".svn"})
 
 
 @dataclass(frozen=True)
@@ -79,13 +72,29 @@ def read_source(path: Path, max_size: int = DEFAULT_MAX_SIZE) -> SourceFile:
         raise RewriteError("is a directory, not a Python file")
     try:
         with open(path, "rb") as stream:
-            raw = stream.read(max_size + 1)
+            raw = _read_at_most(stream, max_size + 1)
     except OSError as error:
         raise RewriteError(f"cannot read file: {error.strerror or error}") from None
     if len(raw) > max_size:
         raise RewriteError(f"file is larger than max_size ({max_size} bytes)")
     text, encoding = decode_source(raw)
     return SourceFile(path, text, encoding, raw)
+
+
+def _read_at_most(stream: io.BufferedReader, limit: int) -> bytes:
+    # In pieces: read(limit) would allocate all of ``limit`` up front.
+    chunks = []
+    left = limit
+    while left > 0:
+        chunk = stream.read(min(left, _CHUNK))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
+
+
+_CHUNK = 1024 * 1024
 
 
 def encode_source(text: str, encoding: str) -> bytes:
@@ -98,59 +107,18 @@ def encode_source(text: str, encoding: str) -> bytes:
         ) from None
 
 
-def write_atomic(path: Path, text: str, source_file: SourceFile) -> None:
-    """Replace the file at ``path`` with ``text``, atomically.
-
-    Encodes with the source's encoding, writes a temporary file in the same
-    directory, fsyncs it, gives it the original file mode, and renames it over
-    the original. Refuses (RewriteError) if the file on disk no longer holds
-    the bytes ``source_file`` was read from. On any failure the original is
-    left untouched and the temporary file is removed.
-    """
-    data = encode_source(text, source_file.encoding)
-    # Write through a symlink rather than replacing the link with a file.
-    target = Path(os.path.realpath(path))
-    try:
-        mode = stat.S_IMODE(os.stat(target).st_mode)
-        descriptor, temporary = tempfile.mkstemp(
-            dir=target.parent, prefix=f".{target.name}.", suffix=".rewriter.tmp"
-        )
-    except OSError as error:
-        raise RewriteError(f"cannot write file: {error.strerror or error}") from None
-    try:
-        with os.fdopen(descriptor, "wb") as stream:
-            stream.write(data)
-            stream.flush()
-            os.fchmod(stream.fileno(), mode)
-            os.fsync(stream.fileno())
-        if _read_bytes(target) != source_file.raw:
-            raise RewriteError("changed on disk since it was read; not overwritten")
-        os.replace(temporary, target)
-    except BaseException as error:
-        _remove(temporary)
-        if isinstance(error, OSError):
-            raise RewriteError(f"cannot write file: {error.strerror or error}") from None
-        raise
-    _fsync_directory(target.parent)
-
-
 def expand_paths(paths: Iterable[Path], settings: Settings) -> list[Path]:
     """The entry files that ``paths`` name, sorted and without duplicates.
 
-    A file is an entry as it is. A directory is searched for files matching
-    ``settings.entry`` (gitignore-style, relative to that directory), minus
-    ``settings.exclude`` and minus what the ``.gitignore`` files inside it
-    exclude. Symlinked directories are not followed. A missing path raises
-    RewriteError.
+    A file is an entry as it is; a directory is searched (``rewriter.search``,
+    where ``search`` also says what was skipped and why a directory yields
+    nothing). A missing path raises RewriteError.
     """
+    from rewriter.search import search
+
     found: set[Path] = set()
     for path in paths:
-        if path.is_dir():
-            found.update(_search(path, settings))
-        elif os.path.lexists(path):
-            found.add(path)
-        else:
-            raise RewriteError("no such file or directory")
+        found.update(search(path, settings).entries)
     return sorted(found)
 
 
@@ -243,73 +211,3 @@ def _detect_error(raw: bytes, error: SyntaxError) -> RewriteError:
             f"cannot decode byte 0x{body[decode_error.start]:02x} as utf-8", line, column
         )
     return RewriteError(f"bad encoding declaration: {message}")
-
-
-def _search(top: Path, settings: Settings) -> Iterator[Path]:
-    from pathspec import GitIgnoreSpec
-
-    entry = GitIgnoreSpec.from_lines(settings.entry)
-    exclude = GitIgnoreSpec.from_lines(settings.exclude)
-    ignores: dict[str, GitIgnoreSpec] = {}
-    for directory, dirnames, filenames in os.walk(top, followlinks=False):
-        relative = Path(directory).relative_to(top).as_posix()
-        prefix = "" if relative == "." else f"{relative}/"
-        gitignore = Path(directory, ".gitignore")
-        if gitignore.is_file():
-            ignores[prefix] = GitIgnoreSpec.from_lines(_read_lines(gitignore))
-        dirnames[:] = sorted(
-            name
-            for name in dirnames
-            if name not in _SKIPPED_DIRS and not _ignored(f"{prefix}{name}/", ignores)
-        )
-        for name in sorted(filenames):
-            relpath = f"{prefix}{name}"
-            if (
-                entry.match_file(relpath)
-                and not exclude.match_file(relpath)
-                and not _ignored(relpath, ignores)
-                and Path(directory, name).is_file()
-            ):
-                yield top / relpath
-
-
-def _ignored(relpath: str, ignores: dict[str, GitIgnoreSpec]) -> bool:
-    # Like git: the deepest .gitignore with a matching pattern decides.
-    decision = False
-    for prefix, spec in ignores.items():
-        if prefix and not relpath.startswith(prefix):
-            continue
-        include = spec.check_file(relpath[len(prefix):]).include
-        if include is not None:
-            decision = include
-    return decision
-
-
-def _read_lines(path: Path) -> list[str]:
-    try:
-        return path.read_text(encoding="utf-8", errors="replace").splitlines()
-    except OSError:
-        return []
-
-
-def _read_bytes(path: Path) -> bytes | None:
-    try:
-        return path.read_bytes()
-    except OSError:
-        return None
-
-
-def _remove(path: str) -> None:
-    with contextlib.suppress(OSError):
-        os.unlink(path)
-
-
-def _fsync_directory(directory: Path) -> None:
-    # Makes the rename durable; not every platform or filesystem allows it.
-    try:
-        descriptor = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    with contextlib.suppress(OSError):
-        os.fsync(descriptor)
-    os.close(descriptor)

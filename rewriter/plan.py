@@ -88,15 +88,14 @@ class EntryPlan:
 
 
 def parse_entry(source: str) -> ast.Module:
-    """``ast.parse(source)``; ``RewriteError`` at CPython's position for invalid text."""
-    try:
-        return ast.parse(source)
-    except SyntaxError as error:
-        raise RewriteError(
-            f"cannot parse: {error.msg}", error.lineno or 1, error.offset or 1
-        ) from None
-    except (ValueError, MemoryError, RecursionError) as error:
-        raise RewriteError(f"cannot parse: {error}") from None
+    """CPython's tree of ``source``, within the bounds ``rewriter.parsing`` sets.
+
+    Raises ``RewriteError`` at CPython's position for invalid text, and for
+    text too deep or too long to parse in bounded time.
+    """
+    from rewriter.parsing import python_tree
+
+    return python_tree(source)
 
 
 def _rendered(template: str, variables: dict[str, Any]) -> str:

@@ -12,7 +12,7 @@ Status = Literal["changed", "unchanged", "failed"]
 
 EXIT_OK = 0
 EXIT_WOULD_CHANGE = 1
-EXIT_CONFIG = 2
+EXIT_USAGE = 2
 EXIT_FAILED = 123
 
 
@@ -34,6 +34,7 @@ class FileReport:
     error: Diagnostic | None = None
     warnings: tuple[Diagnostic, ...] = ()
     findings: tuple[Diagnostic, ...] = ()
+    written: bool = False
     config_error: bool = False
     """The failure is a setting that does not fit this entry (exit code 2)."""
 
@@ -53,9 +54,14 @@ class FileReport:
 
 @dataclass(frozen=True)
 class BuildReport:
-    """The reports of every entry of a run, in the order they were processed."""
+    """The reports of every entry of a run, in the order they were processed.
+
+    ``errors`` are problems of the run rather than of one entry, one line
+    each (``PATH: message``), such as a build directory that yields no entry.
+    """
 
     files: tuple[FileReport, ...] = ()
+    errors: tuple[str, ...] = ()
 
     @property
     def rewritten(self) -> tuple[FileReport, ...]:
@@ -84,9 +90,10 @@ class BuildReport:
 
     def exit_code(self, check: bool = False, diff: bool = False) -> int:
         """0 when all is well; 1 when ``check``/``diff`` found work or a guarantee is
-        broken; 2 when a setting does not fit an entry; 123 when a file failed."""
-        if any(report.config_error for report in self.failed):
-            return EXIT_CONFIG
+        broken; 2 when the run has ``errors`` or a setting does not fit an
+        entry; 123 when a file failed."""
+        if self.errors or any(report.config_error for report in self.failed):
+            return EXIT_USAGE
         if self.failed:
             return EXIT_FAILED
         if ((check or diff) and self.rewritten) or self.findings:
@@ -94,16 +101,26 @@ class BuildReport:
         return EXIT_OK
 
     def summary(self, *, write: bool) -> str:
-        """One line in the style of black: ``1 file rewritten, 2 files left unchanged.``"""
+        """One line in the style of black: ``1 file rewritten, 2 files left unchanged.``
+
+        A rewrite that went to standard output instead of a file is counted
+        as ``rewritten to standard output``.
+        """
         would = "" if write else "would be "
         parts = []
-        if self.rewritten:
-            parts.append(f"{_files(len(self.rewritten))} {would}rewritten")
+        on_disk = [report for report in self.rewritten if report.written or not write]
+        if on_disk:
+            parts.append(f"{_files(len(on_disk))} {would}rewritten")
+        if len(on_disk) < len(self.rewritten):  # standard input
+            printed = len(self.rewritten) - len(on_disk)
+            parts.append(f"{_files(printed)} rewritten to standard output")
         if self.unchanged:
             parts.append(f"{_files(len(self.unchanged))} {would}left unchanged")
         if self.failed:
             verb = "failed" if write else "would fail"
             parts.append(f"{_files(len(self.failed))} {verb} to rewrite")
+        if self.errors:
+            parts.append(f"{len(self.errors)} error{'' if len(self.errors) == 1 else 's'}")
         return (", ".join(parts) or "No entries found") + "."
 
 

@@ -6,15 +6,18 @@ rewritten becomes a failed ``FileReport`` and stays untouched on disk.
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 from rewriter.config import Settings
 from rewriter.errors import ConfigError, Diagnostic, RewriteError
-from rewriter.files import DiskTree, expand_paths, read_source, write_atomic
+from rewriter.files import DiskTree, encode_source, read_source
 from rewriter.report import BuildReport, FileReport
+from rewriter.writing import leftover_warnings, write_atomic
 
 
 def rewrite_text(
@@ -52,25 +55,42 @@ def rewrite_text(
 
 
 def rewrite_file(
-    path: str | os.PathLike[str], settings: Settings, *, write: bool = True
+    path: str | os.PathLike[str],
+    settings: Settings,
+    *,
+    write: bool = True,
+    verify_rewrite: bool | None = None,
 ) -> FileReport:
     """Rewrite the entry at ``path`` in place (when ``write`` and it changes).
 
     Modules are resolved relative to the entry's directory. With
     ``write=False`` nothing is written and the report says what would happen.
+    The guarantee is verified on what the file holds afterwards, or with
+    ``verify_rewrite=True`` (``--diff``) on the rewrite although it is not
+    written. A file that already holds the rewrite (another run wrote it
+    meanwhile) is reported unchanged. Temporary files that a killed run left
+    beside the entry are removed (when ``write``) and named in the warnings.
     """
     entry = Path(path)
     name = str(path)
+    verified = write if verify_rewrite is None else verify_rewrite
+    leftovers = leftover_warnings(entry, remove=write)
     try:
         source = read_source(entry, settings.max_size)
-        report = rewrite_text(source.text, settings, path=name, root=entry.parent, written=write)
+        report = rewrite_text(source.text, settings, path=name, root=entry.parent, written=verified)
         if write and report.result is not None and report.result.changed:
-            write_atomic(entry, report.result.output, source)
+            data = encode_source(report.result.output, source.encoding)
+            if write_atomic(entry, data, source.raw):
+                report = dataclasses.replace(report, written=True)
+            else:
+                report = dataclasses.replace(report, status="unchanged")
     except RewriteError as error:
-        return FileReport.from_error(name, error.diagnostic)
+        report = FileReport.from_error(name, error.diagnostic)
     except Exception as error:  # the runner must never take the whole build down
-        return FileReport.from_error(name, _internal_error(error))
-    return report
+        report = FileReport.from_error(name, _internal_error(error))
+    if not leftovers:
+        return report
+    return dataclasses.replace(report, warnings=(*leftovers, *report.warnings))
 
 
 def rewrite_build(
@@ -85,7 +105,9 @@ def rewrite_build(
     This is the hook a framework's build calls after it writes its output.
     Entries are rewritten by up to ``jobs`` processes (see ``run_entries``);
     the reports are in the sorted order of the entries. A file that cannot
-    be rewritten is reported as failed. Raises, before any file is read:
+    be rewritten is reported as failed, and a ``build_dir`` that yields no
+    entry is an error of the report (``errors``, exit code 2) that says
+    which patterns and rules left nothing. Raises, before any file is read:
 
     - ``ConfigError`` (a ``RewriteError``) in preload mode when the
       environment cannot preload what ``settings`` asks for: a named
@@ -99,12 +121,16 @@ def rewrite_build(
     import warnings
 
     from rewriter.preload import preload_plan, resolving_once
+    from rewriter.search import search
 
     with resolving_once():
         plan = preload_plan(settings)
         for message in plan.skipped if plan else ():
             warnings.warn(f"rewriter: {message}", RuntimeWarning, stacklevel=2)
-        entries = expand_paths([Path(build_dir)], settings)
+        found = search(Path(build_dir), settings)
+        if not found.entries:
+            return BuildReport(errors=(f"{build_dir}: {found.nothing_found()}",))
+        entries = sorted(found.entries)
         return BuildReport(tuple(run_entries(entries, settings, write=write, jobs=jobs)))
 
 
@@ -114,6 +140,7 @@ def run_entries(
     *,
     write: bool = True,
     jobs: int | None = None,
+    verify_rewrite: bool | None = None,
 ) -> Iterator[FileReport]:
     """Rewrite ``entries`` like ``rewrite_file``; yield the reports in the order of ``entries``.
 
@@ -122,27 +149,37 @@ def run_entries(
     chunks, and each report is yielded as soon as it and all before it are
     done, so the output does not depend on which worker finishes first. With
     one job or one entry, or where no process pool can be started, everything
-    runs in this process.
+    runs in this process. Workers die with the run (``rewriter.lifeline``);
+    if one dies during the run, every entry without a report yet is
+    rewritten in a process of its own (``rewriter.isolation``).
     """
     workers = min(jobs or settings.jobs or _usable_cpus(), len(entries))
+    options: dict[str, Any] = {"write": write}
+    if verify_rewrite is not None:
+        options["verify_rewrite"] = verify_rewrite
     done = 0
     if workers > 1:
         from concurrent.futures.process import BrokenProcessPool
 
         try:
-            for report in _run_in_pool(entries, settings, write, workers):
+            for report in _run_in_pool(entries, settings, options, workers):
                 done += 1
                 yield report
-        except (OSError, NotImplementedError, BrokenProcessPool):
+        except BrokenProcessPool:
+            from rewriter.isolation import run_each_alone
+
+            yield from run_each_alone(entries[done:], settings, jobs=workers, **options)
+            return
+        except (OSError, NotImplementedError):
             # No pool on this platform (AWS Lambda has no shared memory for
-            # its locks), or a worker died: finish here, one by one.
+            # its locks): finish here, one by one.
             pass
     for entry in entries[done:]:
-        yield rewrite_file(entry, settings, write=write)
+        yield rewrite_file(entry, settings, **options)
 
 
 def _run_in_pool(
-    entries: Sequence[Path], settings: Settings, write: bool, workers: int
+    entries: Sequence[Path], settings: Settings, options: dict[str, Any], workers: int
 ) -> Iterator[FileReport]:
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
@@ -154,10 +191,21 @@ def _run_in_pool(
         import rewriter.core
         import rewriter.transforms.assemble
         import rewriter.verify  # noqa: F401
-    with ProcessPoolExecutor(
-        max_workers=workers, initializer=_start_worker, initargs=(settings, write)
-    ) as pool:
+    from rewriter.lifeline import stop_workers
+
+    pool = ProcessPoolExecutor(
+        max_workers=workers, initializer=_start_worker, initargs=(os.getpid(), settings, options)
+    )
+    try:
         yield from pool.map(_rewrite_entry, entries, chunksize=chunk_size(len(entries), workers))
+    except BaseException:
+        # Ctrl-C, a dead worker, or a consumer that stopped reading: the
+        # workers stop now (removing their temporary files), not after
+        # every entry queued.
+        stop_workers(getattr(pool, "_processes", None))
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()
 
 
 def chunk_size(entries: int, workers: int) -> int:
@@ -171,12 +219,15 @@ def chunk_size(entries: int, workers: int) -> int:
 _MAX_CHUNK = 4
 
 # What every task of a worker process shares, set once when it starts.
-_worker_job: tuple[Settings, bool] | None = None
+_worker_job: tuple[Settings, dict[str, Any]] | None = None
 
 
-def _start_worker(settings: Settings, write: bool) -> None:
+def _start_worker(run: int, settings: Settings, options: dict[str, Any]) -> None:
+    from rewriter.lifeline import bind_to_run
+
+    bind_to_run(run)
     global _worker_job
-    _worker_job = (settings, write)
+    _worker_job = (settings, options)
     # The modules imported before the fork never become garbage: leave them
     # out of the collector's full passes, which would otherwise walk (and,
     # by writing to their headers, copy) every one of them again.
@@ -186,8 +237,8 @@ def _start_worker(settings: Settings, write: bool) -> None:
 def _rewrite_entry(entry: Path) -> FileReport:
     if _worker_job is None:
         raise RuntimeError("not a worker process started by run_entries")
-    settings, write = _worker_job
-    return rewrite_file(entry, settings, write=write)
+    settings, options = _worker_job
+    return rewrite_file(entry, settings, **options)
 
 
 def _usable_cpus() -> int:

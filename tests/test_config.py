@@ -11,7 +11,7 @@ from rewriter.config import (
     load_table,
     merge_layers,
 )
-from rewriter.errors import ConfigError
+from rewriter.errors import ConfigError, ConfigFileError
 
 
 def write_pyproject(directory: Path, text: str) -> Path:
@@ -140,8 +140,41 @@ def test_toml_syntax_error(tmp_path: Path, text: str, line: int, column: int) ->
             '[tool.rewriter]\nlazy = "yes"\n', "lazy must be true or false", 2, id="string as bool"
         ),
         pytest.param(
-            "[tool.rewriter]\nmax_size = 0\n", "max_size must be a positive integer", 2,
+            "[tool.rewriter]\nmax_size = 0\n",
+            "max_size must be a whole number of bytes from 1 to 1073741824 (1 GiB), got 0",
+            2,
             id="zero size",
+        ),
+        pytest.param(
+            "[tool.rewriter]\ninit = 'x'\nmax_size = 100000000000\n",
+            "max_size must be a whole number of bytes from 1 to 1073741824 (1 GiB)",
+            3,
+            id="size of 100 GB",
+        ),
+        pytest.param(
+            "[tool.rewriter]\nmax_size = 9223372036854775807\n",
+            "max_size must be a whole number of bytes from 1 to 1073741824 (1 GiB)",
+            2,
+            id="size of 2**63-1",
+        ),
+        pytest.param(
+            '[tool.rewriter]\nentry = ["**/index.py", "[z-a]"]\n',
+            "entry pattern '[z-a]' is not valid: the range 'z-a' runs backwards,"
+            " so it matches 'z' alone",
+            2,
+            id="entry pattern with a backwards range",
+        ),
+        pytest.param(
+            '[tool.rewriter]\n\nexclude = ["x["]\n',
+            "exclude pattern 'x[' is not valid: a '[' is never closed",
+            3,
+            id="exclude pattern with an unclosed set",
+        ),
+        pytest.param(
+            '[tool.rewriter]\nruntime = ["[z-a]/**"]\n',
+            "runtime pattern '[z-a]/**' is not valid",
+            2,
+            id="runtime pattern with a backwards range",
         ),
         pytest.param(
             '[tool.rewriter]\nhandler = ["app", "not valid"]\n',
@@ -170,7 +203,8 @@ def test_tool_rewriter_must_be_a_table(tmp_path: Path) -> None:
 
 
 def test_unreadable_config_file(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="cannot read config file"):
+    """About the file, not a place in it: no line and column to point at."""
+    with pytest.raises(ConfigFileError, match="cannot read it: No such file or directory"):
         load_table(tmp_path / "missing.toml")
 
 

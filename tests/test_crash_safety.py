@@ -9,7 +9,7 @@ kill the entry holds either exactly the original bytes or exactly the
 rewritten bytes, and keeps its mode. A SIGKILL leaves no chance to clean up,
 so the temporary file may stay behind: it is a hidden
 ``.index.py.*.rewriter.tmp`` file beside the entry, never an entry itself,
-and the next run ignores it.
+and the next run removes it and says so.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from pathlib import Path
 import pytest
 
 from rewriter import cli
+from rewriter.writing import STALE_AFTER
 
 pytestmark = pytest.mark.slow
 
@@ -188,11 +189,22 @@ def test_sigkill_never_tears_the_entry(
     # Both outcomes were seen, so the kills really landed before and after the rename.
     assert {result.state for result in outcomes} == {"original", "rewritten"}
 
-    # A temporary file left by a kill is not an entry: the next run ignores it.
+    # A temporary file left by a kill is not an entry: the next run removes it
+    # (once it is older than a live run's could be) and says so.
     for result, (_, directory, _) in zip(outcomes, jobs, strict=True):
         if result.leftovers and result.state == "original":
             monkeypatch.chdir(directory)
-            assert cli.main(["-q", "."]) == 0
+            then = time.time() - 2 * STALE_AFTER
+            for name in result.leftovers:
+                os.utime(directory / name, (then, then))
+            capsys.readouterr()
+            assert cli.main(["."]) == 0
             assert (directory / "index.py").read_bytes() == rewritten
-            assert set(result.leftovers) <= set(os.listdir(directory))
+            assert not set(result.leftovers) & set(os.listdir(directory))
+            warnings = capsys.readouterr().err.splitlines()
+            for name in result.leftovers:
+                assert (
+                    f"warning: {name}:1:1: removed: a temporary file that an interrupted run"
+                    " left behind"
+                ) in warnings
             break

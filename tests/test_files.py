@@ -1,20 +1,13 @@
 from __future__ import annotations
 
 import os
-import stat
 from pathlib import Path
 
 import pytest
 
 from rewriter.config import Settings
 from rewriter.errors import RewriteError
-from rewriter.files import (
-    DiskTree,
-    decode_source,
-    expand_paths,
-    read_source,
-    write_atomic,
-)
+from rewriter.files import DiskTree, decode_source, encode_source, expand_paths, read_source
 
 
 def make_tree(root: Path, files: dict[str, str]) -> None:
@@ -22,10 +15,6 @@ def make_tree(root: Path, files: dict[str, str]) -> None:
         path = root / relpath
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
-
-
-def leftovers(directory: Path) -> list[str]:
-    return sorted(path.name for path in directory.iterdir() if path.name.endswith(".tmp"))
 
 
 @pytest.mark.parametrize(
@@ -136,126 +125,12 @@ def test_read_source_too_large(tmp_path: Path) -> None:
         read_source(path, max_size=59)
 
 
-@pytest.mark.parametrize(
-    ("raw", "expected"),
-    (
-        pytest.param(
-            b"# -*- coding: latin-1 -*-\ns = '\xe9'\n",
-            b"# -*- coding: latin-1 -*-\ns = '\xe9'\nt = '\xe8'\n",
-            id="latin-1 cookie",
-        ),
-        pytest.param(
-            b"\xef\xbb\xbfs = '\xc3\xa9'\n",
-            b"\xef\xbb\xbfs = '\xc3\xa9'\nt = '\xc3\xa8'\n",
-            id="BOM kept",
-        ),
-        pytest.param(
-            b"s = '\xc3\xa9'\r\n",
-            b"s = '\xc3\xa9'\r\nt = '\xc3\xa8'\r\n",
-            id="CRLF kept",
-        ),
-    ),
-)
-def test_write_atomic_round_trip(tmp_path: Path, raw: bytes, expected: bytes) -> None:
-    path = tmp_path / "index.py"
-    path.write_bytes(raw)
-    source = read_source(path)
-    newline = "\r\n" if "\r\n" in source.text else "\n"
-    write_atomic(path, f"{source.text}t = 'è'{newline}", source)
-    assert path.read_bytes() == expected
-    assert leftovers(tmp_path) == []
-
-
-def test_write_atomic_unchanged_text_is_byte_identical(tmp_path: Path) -> None:
-    path = tmp_path / "index.py"
-    raw = b"# coding: latin-1\r\ns = '\xe9'\r\n"
-    path.write_bytes(raw)
-    source = read_source(path)
-    write_atomic(path, source.text, source)
-    assert path.read_bytes() == raw
-
-
-@pytest.mark.parametrize(
-    "mode",
-    (
-        pytest.param(0o755, id="executable"),
-        pytest.param(0o600, id="private"),
-        pytest.param(0o644, id="default"),
-    ),
-)
-def test_write_atomic_keeps_the_mode(tmp_path: Path, mode: int) -> None:
-    path = tmp_path / "index.py"
-    path.write_text("x = 1\n")
-    path.chmod(mode)
-    write_atomic(path, "x = 2\n", read_source(path))
-    assert path.read_text() == "x = 2\n"
-    assert stat.S_IMODE(path.stat().st_mode) == mode
-
-
-def test_write_atomic_refuses_a_file_changed_since_it_was_read(tmp_path: Path) -> None:
-    path = tmp_path / "index.py"
-    path.write_text("x = 1\n")
-    source = read_source(path)
-    path.write_text("x = 'edited meanwhile'\n")
-    with pytest.raises(RewriteError, match="changed on disk since it was read; not overwritten"):
-        write_atomic(path, "x = 2\n", source)
-    assert path.read_text() == "x = 'edited meanwhile'\n"
-    assert leftovers(tmp_path) == []
-
-
-def test_write_atomic_encoding_error_writes_nothing(tmp_path: Path) -> None:
-    path = tmp_path / "index.py"
-    raw = b"# coding: latin-1\ns = '\xe9'\n"
-    path.write_bytes(raw)
-    source = read_source(path)
+def test_encode_source_error_is_positioned() -> None:
+    text = "# coding: latin-1\ns = '\xe9'\nsnow = '\u2603'\n"
     with pytest.raises(RewriteError) as excinfo:
-        write_atomic(path, f"{source.text}snow = '\u2603'\n", source)
+        encode_source(text, "iso-8859-1")
     assert excinfo.value.diagnostic.message == "cannot encode '\u2603' as iso-8859-1"
     assert (excinfo.value.diagnostic.line, excinfo.value.diagnostic.column) == (3, 9)
-    assert path.read_bytes() == raw
-    assert leftovers(tmp_path) == []
-
-
-def test_write_atomic_unwritable_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    path = tmp_path / "index.py"
-    path.write_text("x = 1\n")
-    source = read_source(path)
-
-    def refuse(*args: object, **kwargs: object) -> tuple[int, str]:
-        raise PermissionError(13, "Permission denied")
-
-    # Running as root ignores directory modes, so simulate the refusal.
-    monkeypatch.setattr("tempfile.mkstemp", refuse)
-    with pytest.raises(RewriteError, match="cannot write file: Permission denied"):
-        write_atomic(path, "x = 2\n", source)
-    assert path.read_text() == "x = 1\n"
-
-
-def test_write_atomic_failed_rename_leaves_the_original(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    path = tmp_path / "index.py"
-    path.write_text("x = 1\n")
-    source = read_source(path)
-
-    def fail(*args: object) -> None:
-        raise OSError(28, "No space left on device")
-
-    monkeypatch.setattr("os.replace", fail)
-    with pytest.raises(RewriteError, match="No space left on device"):
-        write_atomic(path, "x = 2\n", source)
-    assert path.read_text() == "x = 1\n"
-    assert leftovers(tmp_path) == []
-
-
-def test_write_atomic_through_a_symlink(tmp_path: Path) -> None:
-    real = tmp_path / "real.py"
-    real.write_text("x = 1\n")
-    link = tmp_path / "index.py"
-    link.symlink_to(real)
-    write_atomic(link, "x = 2\n", read_source(link))
-    assert link.is_symlink()
-    assert real.read_text() == "x = 2\n"
 
 
 @pytest.mark.parametrize(
