@@ -48,6 +48,7 @@ EXIT_CODES = {
     EXIT_WOULD_CHANGE: "--check or --diff found an entry to rewrite, or a guarantee is broken",
     EXIT_USAGE: "usage or configuration error",
     EXIT_FAILED: "an entry could not be rewritten (the file is left as it was)",
+    EXIT_INTERRUPTED: "interrupted (Ctrl-C); every file is whole",
 }
 
 # Options whose values go into Settings, by Settings field name.

@@ -58,9 +58,20 @@ def result_of(plan: EntryPlan, output: str) -> Result:
 
 
 def rewritten_text(plan: EntryPlan) -> str:
-    """The text of the entry planned as ``plan`` after the rewrite (its source if unchanged)."""
-    if plan.unchanged:
-        return plan.source
+    """The text of the entry planned as ``plan`` after the rewrite (its source if unchanged).
+
+    ``plan.unchanged`` decides with ``ast`` alone, so a second run over a
+    rewritten entry never imports LibCST; ``render`` is what it stands for.
+    """
+    return plan.source if plan.unchanged else render(plan)
+
+
+def render(plan: EntryPlan) -> str:
+    """The rewritten text of ``plan``, put together with LibCST.
+
+    For an entry that already is its own rewrite (``plan.unchanged``), this
+    is its source: ``tests/test_fastpath.py`` holds the two to that.
+    """
     from rewriter.transforms.assemble import Pieces, assemble
 
     module = parse_module(plan.analysed)
@@ -139,4 +150,4 @@ def parse_module(source: str) -> cst.Module:
     return bounded_parse(source)
 
 
-__all__ = ["parse_module", "result_of", "rewrite_source", "rewritten_text"]
+__all__ = ["parse_module", "render", "result_of", "rewrite_source", "rewritten_text"]

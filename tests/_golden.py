@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -67,6 +68,13 @@ class Case:
 def all_cases() -> list[Case]:
     """Every case directory under ``fixtures/cases``, by name."""
     return [Case.load(path) for path in sorted(CASES_DIR.iterdir()) if path.is_dir()]
+
+
+def copy_input(case: Case, tmp_path: Path) -> Path:
+    """A copy of the case's input tree under ``tmp_path`` (always named ``BUILD_NAME``)."""
+    build = tmp_path / BUILD_NAME
+    shutil.copytree(case.input_dir, build)
+    return build
 
 
 def updating() -> bool:

@@ -22,17 +22,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from _golden import BUILD_NAME, Case, all_cases, probe, snapshot, updating
+from _golden import Case, all_cases, copy_input, probe, snapshot, updating
 
 from rewriter.runner import rewrite_file
 
 CASES = [pytest.param(case, id=case.name) for case in all_cases()]
-
-
-def copy_input(case: Case, tmp_path: Path) -> Path:
-    build = tmp_path / BUILD_NAME
-    shutil.copytree(case.input_dir, build)
-    return build
 
 
 def test_there_are_enough_cases() -> None:

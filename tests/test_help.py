@@ -134,7 +134,7 @@ def test_no_path_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main([]) == 2
     out, err = capsys.readouterr()
     assert out == ""
-    assert err.endswith("rewriter: error: the following arguments are required: PATH\n")
+    assert err == "error: the following arguments are required: PATH (see rewriter --help)\n"
 
 
 DJANGO_VERBOSE = """\

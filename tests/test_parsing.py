@@ -35,6 +35,7 @@ from rewriter.parsing import (
     scan_text,
 )
 from rewriter.tree import MemoryTree
+from rewriter.undo import undo_source
 
 SETTINGS = Settings(init="instrument")
 TREE = MemoryTree({"instrument.py": ""})
@@ -232,10 +233,12 @@ def test_whatever_the_limits_let_through_is_rewritten(name: str) -> None:
     shape = SHAPES[name]
     n = deepest_accepted(shape)
     assert n >= min(99, MAX_LIBCST_DEPTH // 4), "the limit should allow ordinary nesting"
-    result = rewrite_source(shape(n), SETTINGS, path="index.py", tree=TREE, _fast_path=False)
+    result = rewrite_source(shape(n), SETTINGS, path="index.py", tree=TREE)
     ast.parse(result.output)
-    again = rewrite_source(result.output, SETTINGS, path="index.py", tree=TREE, _fast_path=False)
+    again = rewrite_source(result.output, SETTINGS, path="index.py", tree=TREE)
     assert again.output == result.output
+    # Undo parses the rewritten text with LibCST again, and gives the text back.
+    assert undo_source(result.output).output == shape(n)
 
 
 def test_the_limit_does_not_depend_on_the_callers_thread_stack() -> None:
