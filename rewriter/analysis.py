@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import ast
 import posixpath
-from collections.abc import Iterable, Iterator
+from collections.abc import Container, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -353,11 +353,12 @@ class RuntimeClassifier:
         *,
         entry: EntryLocation,
         excluded: frozenset[str] = frozenset(),
+        installed: Container[str] = frozenset(),
     ) -> None:
         self._locator = locator
         self._patterns = patterns
         self._never = {entry.filename, "__init__.py", *excluded}
-        self._excluded_dirs = tuple(path for path in excluded if path.endswith("/"))
+        self._installed = installed
 
     @cached_property
     def _spec(self) -> object | None:
@@ -392,7 +393,7 @@ class RuntimeClassifier:
         """True if the resolved module file ``path`` belongs to the runtime."""
         if path in self._never or path.startswith("../") or path == "..":
             return False
-        if path.startswith(self._excluded_dirs):
+        if path in self._installed:
             return False
         spec = self._spec
         if spec is None:

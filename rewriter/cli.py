@@ -126,6 +126,8 @@ def _run(args: argparse.Namespace, stdout: Stdout) -> int:
             say(f"warning: {message}")
     if args.trace:
         return _trace(args, groups)
+    if args.undo:
+        return _undo(args, groups, stdout)
 
     from rewriter.progress import progress_line
     from rewriter.runner import run_entries
@@ -190,6 +192,52 @@ def _check_trace_usage(args: argparse.Namespace) -> None:
         raise _UsageError("error: --trace cannot be combined with --check or --diff")
     elif STDIN in args.paths:
         raise _UsageError("error: --trace imports entry files; it cannot trace '-' (stdin)")
+    elif args.undo:
+        raise _UsageError("error: --trace cannot be combined with --undo")
+
+
+def _undo(
+    args: argparse.Namespace, groups: list[tuple[str, Settings, list[Path]]], stdout: Stdout
+) -> int:
+    """``--undo``: the original of every entry back (``-``: from stdin to stdout)."""
+    from rewriter.runner import undo_file
+
+    write = not (args.check or args.diff)
+    reports: list[FileReport] = []
+    for path, _, entries in groups:
+        if path == STDIN:
+            report = _undo_stdin(stdout, write=write)
+            _emit(report, args, stdout, write=write, undo=True)
+            reports.append(report)
+            continue
+        for entry in entries:
+            report = undo_file(entry, write=write)
+            _emit(report, args, stdout, write=write, undo=True)
+            reports.append(report)
+    build = BuildReport(tuple(reports))
+    if not args.quiet:
+        say(build.summary(write=write, undo=True))
+    code = build.exit_code(check=args.check, diff=args.diff)
+    if args.format == "json":
+        from rewriter.json_report import build_json, dumps
+
+        document = build_json(build, write=write, exit_code=code, tool_version=_version())
+        stdout.write(dumps(document) + "\n")
+    return code
+
+
+def _undo_stdin(stdout: Stdout, *, write: bool) -> FileReport:
+    from rewriter.files import decode_source, encode_source
+    from rewriter.runner import undo_text
+
+    try:
+        text, encoding = decode_source(sys.stdin.buffer.read())
+        report = undo_text(text, path=STDIN)
+        if write and report.result is not None:
+            stdout.write_bytes(encode_source(report.result.output, encoding))
+    except RewriteError as error:
+        return FileReport.from_error(STDIN, error.diagnostic)
+    return report
 
 
 def _trace(args: argparse.Namespace, groups: list[tuple[str, Settings, list[Path]]]) -> int:
@@ -337,7 +385,14 @@ def _rewrite_stdin(settings: Settings, stdout: Stdout, *, check: bool, diff: boo
     return report
 
 
-def _emit(report: FileReport, args: argparse.Namespace, stdout: Stdout, *, write: bool) -> None:
+def _emit(
+    report: FileReport,
+    args: argparse.Namespace,
+    stdout: Stdout,
+    *,
+    write: bool,
+    undo: bool = False,
+) -> None:
     """Print what one file's report says: error, warnings, progress line, diff."""
     if report.error is not None:
         say(report.error.format(report.path))
@@ -346,7 +401,7 @@ def _emit(report: FileReport, args: argparse.Namespace, stdout: Stdout, *, write
     if not args.quiet:
         for warning in report.warnings:
             say(warning.format(report.path, "warning"))
-        line = file_line(report, write=write, verbose=args.verbose)
+        line = file_line(report, write=write, verbose=args.verbose, undo=undo)
         if line is not None:
             say(line)
     if args.diff and report.result is not None and report.result.changed:
@@ -488,6 +543,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     add("--check", action="store_true", help="write nothing; exit 1 if a file would change")
     add("--diff", action="store_true", help="write nothing; print a unified diff to stdout")
+    add(
+        "--undo",
+        action="store_true",
+        help="put the original entries back, byte for byte (with --check or --diff: say what "
+        "it would put back)",
+    )
     add("--config", metavar="FILE", help="pyproject.toml to read (default: nearest one upward)")
     add(
         "-j",

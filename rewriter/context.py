@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Container, Iterable
 from dataclasses import dataclass
 
 from rewriter.analysis import EntryLocation, ExportReader, ModuleLocator, RuntimeClassifier
@@ -49,8 +49,10 @@ class Context:
         init = None if optional else find_init(settings, tree)
         if check_init and init is not None and init.kind != "file":
             check_init_module(init, locator, entry, tree)
-        excluded = _never_runtime(init, settings.prelude, locator, entry, tree)
-        classifier = RuntimeClassifier(locator, settings.runtime, entry=entry, excluded=excluded)
+        excluded, installed = _never_runtime(init, settings.prelude, locator, entry, tree)
+        classifier = RuntimeClassifier(
+            locator, settings.runtime, entry=entry, excluded=excluded, installed=installed
+        )
         return cls(init, entry, tree, locator, classifier, ExportReader(tree, locator))
 
 
@@ -60,7 +62,7 @@ def _never_runtime(
     locator: ModuleLocator,
     entry: EntryLocation,
     tree: SourceTree | None,
-) -> frozenset[str]:
+) -> tuple[frozenset[str], Container[str]]:
     """What loads before the runtime on purpose, or is not the application's own code.
 
     The init module and the prelude modules with the files only they import
@@ -69,9 +71,9 @@ def _never_runtime(
     """
     if tree is None:
         init_path = init_location(init, locator)
-        return frozenset({init_path} if init_path else ())
+        return frozenset({init_path} if init_path else ()), frozenset()
     from rewriter.analysis import import_closure
-    from rewriter.installed import installed_paths
+    from rewriter.installed import InstalledCode
 
     starts = [init_location(init, locator), *(locator.resolve(module) for module in prelude)]
     early: set[str] = set()
@@ -83,10 +85,8 @@ def _never_runtime(
     entry_imports = _direct_imports(entry, locator, tree)
     helpers = early - entry_imports
     roots = ["."] + (["/".join([".."] * len(entry.package))] if entry.package else [])
-    return frozenset(
-        {*helpers, *(start for start in starts if start is not None)}
-        | installed_paths(tree, roots)
-    )
+    early = {*helpers, *(start for start in starts if start is not None)}
+    return frozenset(early), InstalledCode(tree, roots)
 
 
 def _direct_imports(entry: EntryLocation, locator: ModuleLocator, tree: SourceTree) -> set[str]:

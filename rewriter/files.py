@@ -165,6 +165,16 @@ class DiskTree:
             self._texts[relpath] = text
         return self._texts[relpath]
 
+    def identity(self, relpath: str) -> tuple[str, int] | None:
+        """The directory's real path and modification time (None if it is not one)."""
+        path = self._path(relpath)
+        if path is None:
+            return None
+        try:
+            return os.path.realpath(path), os.stat(path).st_mtime_ns
+        except (OSError, ValueError):
+            return None
+
     def list_dir(self, relpath: str) -> list[str] | None:
         """The names in the directory ``relpath``, sorted (None if it is not one)."""
         path = self._path(relpath)

@@ -12,25 +12,61 @@ from __future__ import annotations
 
 import csv
 import posixpath
-from collections.abc import Iterable
+from collections.abc import Hashable, Iterable
 
 from rewriter.tree import SourceTree
 
+# Reading every RECORD of a site-packages is slow, and a build (or a test
+# corpus) asks about the same directory for many entries: the files of a
+# directory are kept for as long as the directory does not change (its
+# identity, from the tree, includes its modification time).
+_CACHE: dict[Hashable, frozenset[str]] = {}
+_CACHE_SIZE = 64
 
-def installed_paths(tree: SourceTree, roots: Iterable[str]) -> frozenset[str]:
-    """The installed files under the import ``roots`` (relative to the entry's directory).
 
-    A directory is given with a trailing ``/`` when the metadata names only
-    the top-level package (``top_level.txt``).
+class InstalledCode:
+    """Answers whether a module file of the tree belongs to an installed distribution.
+
+    ``roots`` are the import roots (relative to the entry's directory) whose
+    distribution metadata counts. Nothing is read until a path is asked about.
     """
+
+    def __init__(self, tree: SourceTree, roots: Iterable[str]) -> None:
+        self._tree = tree
+        self._roots = tuple(roots)
+        self._files: dict[str, frozenset[str]] = {}
+
+    def __contains__(self, path: object) -> bool:
+        if not isinstance(path, str):
+            return False
+        for root in self._roots:
+            files = self._installed(root)
+            if path in files or any(path.startswith(item) for item in files if item.endswith("/")):
+                return True
+        return False
+
+    def _installed(self, root: str) -> frozenset[str]:
+        if root not in self._files:
+            key = self._tree.identity(root)
+            cached = _CACHE.get(key) if key is not None else None
+            if cached is None:
+                cached = _read(self._tree, root)
+                if key is not None:
+                    if len(_CACHE) >= _CACHE_SIZE:
+                        _CACHE.pop(next(iter(_CACHE)))
+                    _CACHE[key] = cached
+            self._files[root] = cached
+        return self._files[root]
+
+
+def _read(tree: SourceTree, root: str) -> frozenset[str]:
     found: set[str] = set()
-    for root in roots:
-        for name in tree.list_dir(root) or ():
-            folder = posixpath.join(root, name)
-            if name.endswith(".dist-info"):
-                found.update(_record(tree, root, folder))
-            elif name.endswith(".egg-info"):
-                found.update(_egg_info(tree, root, folder))
+    for name in tree.list_dir(root) or ():
+        folder = posixpath.join(root, name)
+        if name.endswith(".dist-info"):
+            found.update(_record(tree, root, folder))
+        elif name.endswith(".egg-info"):
+            found.update(_egg_info(tree, root, folder))
     return frozenset(found)
 
 
@@ -38,11 +74,12 @@ def _record(tree: SourceTree, root: str, folder: str) -> set[str]:
     text = tree.read_text(f"{folder}/RECORD")
     if text is None:
         return set()
-    paths = set()
-    for row in csv.reader(text.splitlines()):
-        if row and row[0]:
-            paths.add(posixpath.normpath(posixpath.join(root, row[0])))
-    return paths
+    prefix = "" if root in ("", ".") else root.rstrip("/") + "/"
+    return {
+        posixpath.normpath(prefix + row[0])
+        for row in csv.reader(text.splitlines())
+        if row and row[0].endswith(".py")
+    }
 
 
 def _egg_info(tree: SourceTree, root: str, folder: str) -> set[str]:

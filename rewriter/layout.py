@@ -155,8 +155,9 @@ def plan_layout(lines: Sequence[Line], text: SourceText, given: LayoutInput) -> 
     run before init: it needs the runtime.
     """
     sites = tuple(_sites(lines, given))
-    flows = [_flow(line, given) for line in lines]
     setups = _recognise(lines, given)
+    # What each line reads and binds is needed only to move setup lines.
+    flows = _Flows(lines, given) if setups else _Flows([], given)
     prefix = _prefix(lines, text, flows, setups, sites)
     rest = [index for index in range(len(lines)) if index not in prefix]
     moved = tuple(index + 1 for index in sorted(prefix) if rest and index > rest[0])
@@ -196,6 +197,20 @@ def _sites(lines: Sequence[Line], given: LayoutInput) -> list[ImportSite]:
                 runtime = () if statement.is_future else given.is_runtime(statement)
                 sites.append(ImportSite(index, node, statement, id(node) in top, runtime))
     return sites
+
+
+class _Flows:
+    """``NameFlow`` of each line, worked out when first asked for."""
+
+    def __init__(self, lines: Sequence[Line], given: LayoutInput) -> None:
+        self._lines = lines
+        self._given = given
+        self._flows: dict[int, NameFlow] = {}
+
+    def __getitem__(self, index: int) -> NameFlow:
+        if index not in self._flows:
+            self._flows[index] = _flow(self._lines[index], self._given)
+        return self._flows[index]
 
 
 def _flow(line: Line, given: LayoutInput) -> NameFlow:
@@ -238,7 +253,7 @@ def _recognise(lines: Sequence[Line], given: LayoutInput) -> dict[int, Setup]:
 def _prefix(
     lines: Sequence[Line],
     text: SourceText,
-    flows: Sequence[NameFlow],
+    flows: _Flows,
     setups: dict[int, Setup],
     sites: Sequence[ImportSite],
 ) -> set[int]:
@@ -275,7 +290,7 @@ def _header(lines: Sequence[Line]) -> list[int]:
     return header
 
 
-def _dependencies(index: int, flows: Sequence[NameFlow]) -> set[int]:
+def _dependencies(index: int, flows: _Flows) -> set[int]:
     # For each name the line reads, the latest earlier line that binds it.
     needed = set()
     for name in flows[index].reads:
@@ -289,7 +304,7 @@ def _dependencies(index: int, flows: Sequence[NameFlow]) -> set[int]:
 def _blockers(
     index: int,
     lines: Sequence[Line],
-    flows: Sequence[NameFlow],
+    flows: _Flows,
     setups: dict[int, Setup],
     prefix: set[int],
     reasons: dict[int, int],

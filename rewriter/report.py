@@ -100,20 +100,22 @@ class BuildReport:
             return EXIT_WOULD_CHANGE
         return EXIT_OK
 
-    def summary(self, *, write: bool) -> str:
+    def summary(self, *, write: bool, undo: bool = False) -> str:
         """One line in the style of black: ``1 file rewritten, 2 files left unchanged.``
 
         A rewrite that went to standard output instead of a file is counted
-        as ``rewritten to standard output``.
+        as ``rewritten to standard output``; with ``undo``, files are
+        ``restored``.
         """
         would = "" if write else "would be "
+        done = "restored" if undo else "rewritten"
         parts = []
         on_disk = [report for report in self.rewritten if report.written or not write]
         if on_disk:
-            parts.append(f"{_files(len(on_disk))} {would}rewritten")
+            parts.append(f"{_files(len(on_disk))} {would}{done}")
         if len(on_disk) < len(self.rewritten):  # standard input
             printed = len(self.rewritten) - len(on_disk)
-            parts.append(f"{_files(printed)} rewritten to standard output")
+            parts.append(f"{_files(printed)} {done} to standard output")
         if self.unchanged:
             parts.append(f"{_files(len(self.unchanged))} {would}left unchanged")
         if self.failed:
@@ -124,17 +126,19 @@ class BuildReport:
         return (", ".join(parts) or "No entries found") + "."
 
 
-def file_line(report: FileReport, *, write: bool, verbose: bool) -> str | None:
+def file_line(
+    report: FileReport, *, write: bool, verbose: bool, undo: bool = False
+) -> str | None:
     """The progress line for one entry, or None when there is nothing to say.
 
-    A file that would change is always named in check mode; a rewritten or
-    unchanged file only when ``verbose``. Errors and warnings are printed
-    separately (``Diagnostic.format``).
+    A file that would change is always named in check mode; a rewritten (or,
+    with ``undo``, restored) or unchanged file only when ``verbose``. Errors
+    and warnings are printed separately (``Diagnostic.format``).
     """
     if report.status == "changed":
         if not write:
-            return f"would rewrite {report.path}"
-        return f"rewrote {report.path}" if verbose else None
+            return f"would {'restore' if undo else 'rewrite'} {report.path}"
+        return f"{'restored' if undo else 'rewrote'} {report.path}" if verbose else None
     if report.status == "unchanged" and verbose:
         return f"unchanged {report.path}"
     return None

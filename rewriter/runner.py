@@ -17,6 +17,7 @@ from rewriter.config import Settings
 from rewriter.errors import ConfigError, Diagnostic, RewriteError
 from rewriter.files import DiskTree, encode_source, read_source
 from rewriter.report import BuildReport, FileReport
+from rewriter.result import Result
 from rewriter.writing import leftover_warnings, write_atomic
 
 
@@ -91,6 +92,50 @@ def rewrite_file(
     if not leftovers:
         return report
     return dataclasses.replace(report, warnings=(*leftovers, *report.warnings))
+
+
+NOTHING_TO_UNDO = "nothing to undo: the entry holds no code rewriter generated"
+
+
+def undo_text(text: str, *, path: str) -> FileReport:
+    """Undo the rewrite of source ``text`` (named ``path`` in reports); nothing is written.
+
+    The report's result holds the original text (``rewriter.undo``); an
+    entry that was never rewritten is unchanged, with a warning that says so.
+    """
+    from rewriter.undo import undo_source
+
+    try:
+        undone = undo_source(text)
+    except RewriteError as error:
+        return FileReport.from_error(path, error.diagnostic)
+    except Exception as error:  # the runner must never take the whole build down
+        return FileReport.from_error(path, _internal_error(error))
+    result = Result(source=text, output=undone.output)
+    warnings = () if undone.changed else (Diagnostic(NOTHING_TO_UNDO),)
+    report = FileReport.from_result(path, result)
+    return dataclasses.replace(report, warnings=warnings)
+
+
+def undo_file(path: str | os.PathLike[str], *, write: bool = True) -> FileReport:
+    """Put the original entry back at ``path`` (when ``write`` and it was rewritten).
+
+    The write keeps everything the file has, as a rewrite's does.
+    """
+    entry = Path(path)
+    name = str(path)
+    try:
+        source = read_source(entry)
+        report = undo_text(source.text, path=name)
+        if write and report.result is not None and report.result.changed:
+            data = encode_source(report.result.output, source.encoding)
+            written = write_atomic(entry, data, source.raw)
+            report = dataclasses.replace(report, written=written)
+    except RewriteError as error:
+        report = FileReport.from_error(name, error.diagnostic)
+    except Exception as error:  # the runner must never take the whole build down
+        report = FileReport.from_error(name, _internal_error(error))
+    return report
 
 
 def rewrite_build(

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import os
 import stat
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from rewriter.config import Settings
@@ -98,7 +98,26 @@ def search(path: Path, settings: Settings) -> Search:
         if os.path.lexists(path):
             return Search(path, (path,), searched=1, entry_patterns=settings.entry)
         raise RewriteError("no such file or directory")
-    return _Walk(path, settings).run()
+    return _without_runtime_modules(_Walk(path, settings).run(), settings)
+
+
+def _without_runtime_modules(found: Search, settings: Settings) -> Search:
+    # A file the entry patterns select is no entry when another entry
+    # imports it as its runtime (rewriter.discovery).
+    from rewriter.discovery import runtime_of_other_entries
+
+    runtime = runtime_of_other_entries(found.entries, settings)
+    if not runtime:
+        return found
+    skips = tuple(
+        Skip(
+            path.relative_to(found.root).as_posix(),
+            f"the runtime of the entry {importer.relative_to(found.root).as_posix()}",
+        )
+        for path, importer in runtime.items()
+    )
+    entries = tuple(entry for entry in found.entries if entry not in runtime)
+    return replace(found, entries=entries, skipped=(*found.skipped, *skips))
 
 
 def _kind(path: Path) -> str | None:

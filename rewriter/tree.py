@@ -10,7 +10,7 @@ directory; they may start with ``..`` for modules above it.
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from typing import Protocol
 
 
@@ -33,6 +33,10 @@ class SourceTree(Protocol):
         """The names in the directory ``relpath``, sorted (None if it is not one)."""
         ...
 
+    def identity(self, relpath: str) -> Hashable | None:
+        """A value that changes when the directory ``relpath`` changes (None: unknown)."""
+        ...
+
 
 class MemoryTree:
     """A ``SourceTree`` backed by a ``{relpath: source}`` mapping."""
@@ -49,6 +53,9 @@ class MemoryTree:
 
     def read_text(self, relpath: str) -> str | None:
         return self._files.get(posixpath.normpath(relpath))
+
+    def identity(self, relpath: str) -> Hashable | None:
+        return None  # a mapping in memory: nothing worth caching
 
     def list_dir(self, relpath: str) -> list[str] | None:
         directory = posixpath.normpath(relpath)

@@ -1,0 +1,58 @@
+"""Entries that another entry imports as its runtime are not entries.
+
+A directory search selects files by their names (``**/index.py`` by
+default), and a build often holds a runtime module with an entry's name: a
+Nitro chunk ``server/chunks/pages/index.py`` that ``server/index.py``
+imports. Such a file is part of another entry's runtime; rewriting it as an
+entry would give it an init block of its own, and report ``no init found``
+for it. ``runtime_of_other_entries`` finds them, reading each entry's
+imports with ``ast`` and the same classification as the rewrite.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Sequence
+from pathlib import Path
+
+from rewriter.analysis import EntryLocation, ModuleLocator, RuntimeClassifier, module_level
+from rewriter.bindings import ImportStatement
+from rewriter.config import Settings
+from rewriter.files import DiskTree, read_source
+
+
+def runtime_of_other_entries(entries: Sequence[Path], settings: Settings) -> dict[Path, Path]:
+    """Each entry of ``entries`` that another one imports as runtime, with that importer."""
+    resolved = {_real(entry): entry for entry in entries}
+    found: dict[Path, Path] = {}
+    for importer in entries:
+        for module in _runtime_files(importer, settings):
+            target = resolved.get(_real(module))
+            if target is not None and target != importer and target not in found:
+                found[target] = importer
+    return found
+
+
+def _runtime_files(entry: Path, settings: Settings) -> list[Path]:
+    try:
+        text = read_source(entry, settings.max_size).text
+        module = ast.parse(text)
+    except Exception:  # an unreadable entry is reported when it is rewritten
+        return []
+    tree = DiskTree(entry.parent, settings.max_size)
+    location = EntryLocation.detect(str(entry), tree)
+    locator = ModuleLocator(tree, location)
+    classifier = RuntimeClassifier(locator, settings.runtime, entry=location)
+    files = []
+    for node in module_level(module.body):
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            for relpath in classifier.runtime_files(ImportStatement.from_ast(node)):
+                files.append(entry.parent / relpath)
+    return files
+
+
+def _real(path: Path) -> Path:
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError):
+        return path.absolute()
