@@ -75,7 +75,15 @@ def _never_runtime(
     from rewriter.analysis import import_closure
     from rewriter.installed import InstalledCode
 
-    starts = [init_location(init, locator), *(locator.resolve(module) for module in prelude)]
+    modules = [*prelude]
+    if init is not None and init.kind != "file":
+        modules.append(init.target)
+    # Their enclosing packages run first too (``import a.b`` runs a/__init__.py).
+    starts = [
+        init_location(init, locator),
+        *(locator.resolve(module) for module in prelude),
+        *(locator.resolve(package) for name in modules for package in _enclosing(name)),
+    ]
     early: set[str] = set()
     for start in starts:
         if start is not None:
@@ -87,6 +95,13 @@ def _never_runtime(
     roots = ["."] + (["/".join([".."] * len(entry.package))] if entry.package else [])
     early = {*helpers, *(start for start in starts if start is not None)}
     return frozenset(early), InstalledCode(tree, roots)
+
+
+def _enclosing(module: str) -> list[str]:
+    """The packages that enclose ``module`` (``.a.b.c`` -> ``.a``, ``.a.b``)."""
+    dots = len(module) - len(module.lstrip("."))
+    parts = module[dots:].split(".")
+    return ["." * dots + ".".join(parts[:depth]) for depth in range(1, len(parts))]
 
 
 def _direct_imports(entry: EntryLocation, locator: ModuleLocator, tree: SourceTree) -> set[str]:

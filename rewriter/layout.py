@@ -156,8 +156,7 @@ def plan_layout(lines: Sequence[Line], text: SourceText, given: LayoutInput) -> 
     """
     sites = tuple(_sites(lines, given))
     setups = _recognise(lines, given)
-    # What each line reads and binds is needed only to move setup lines.
-    flows = _Flows(lines, given) if setups else _Flows([], given)
+    flows = _Flows(lines, given)  # worked out only for the lines that move
     prefix = _prefix(lines, text, flows, setups, sites)
     rest = [index for index in range(len(lines)) if index not in prefix]
     moved = tuple(index + 1 for index in sorted(prefix) if rest and index > rest[0])

@@ -124,7 +124,7 @@ class SetupRecognizer:
             imported = ImportStatement.from_ast(node)
             modules = (
                 absolute_name(module, self._package) or module
-                for module in imported.imported_modules()
+                for module in imported.candidate_modules()
             )
             return "prelude" if any(map(self._is_prelude, modules)) else None
         if isinstance(node, ast.Call):
