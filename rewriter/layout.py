@@ -490,13 +490,15 @@ def _groups(
     reexports: dict[int, list[Reexport]],
 ) -> list[Group]:
     kinds = _kinds(lines, text, prefix, rest, sites, given, deferred)
+    moved = set(prefix)
     groups: list[Group] = []
     for index in rest:
         kind = kinds[index]
         items = [Item(line=index)]
         if kind == "pin":
             items.extend(Item(reexport=reexport) for reexport in reexports.get(index, ()))
-        adjacent = bool(groups) and groups[-1].lines[-1:] == (index - 1,)
+        # Lines that only moved setup stood between are next to each other now.
+        adjacent = bool(groups) and _contiguous(groups[-1].lines[-1], index, moved)
         if adjacent and kind != "plain" and groups[-1].kind == kind:
             groups[-1] = Group(kind, (*groups[-1].items, *items))
         else:
@@ -517,6 +519,7 @@ def _kinds(
     state = _CodeState()
     for index in prefix:
         state.read(lines[index], text)
+    moved = set(prefix)
     runtime_top = {site.line for site in sites if site.runtime and site.top_level}
     kinds: dict[int, GroupKind] = {}
     previous: int | None = None
@@ -529,7 +532,7 @@ def _kinds(
             line.is_import
             and previous is not None
             and lines[previous].is_import
-            and previous != index - 1
+            and any(not lines[between].is_import for between in range(previous + 1, index))
         )
         if index in deferred:
             kinds[index] = "mirror"
@@ -542,32 +545,39 @@ def _kinds(
     # (no blank line between) go into it, so that isort sees the same blocks
     # and black finds no import line followed by a `try` without a blank
     # line. Next to a mirror, they get a pin of their own.
-    for index in rest:
+    for position, index in enumerate(rest):
         if kinds[index] == "plain":
             continue
         for step in (-1, 1):
-            other = index + step
-            while (
-                other in kinds
-                and kinds[other] == "plain"
-                and lines[other].is_import
-                and _touching(lines[min(other, other - step) : max(other, other - step) + 1], text)
-            ):
-                kinds[other] = "pin"
+            other = position + step
+            while 0 <= other < len(rest):
+                first, second = sorted((rest[other], rest[other - step]))
+                if (
+                    kinds[rest[other]] != "plain"
+                    or not lines[rest[other]].is_import
+                    or not _contiguous(first, second, moved)
+                    or not _touching(lines[first], lines[second], text)
+                ):
+                    break
+                kinds[rest[other]] = "pin"
                 other += step
     return kinds
+
+
+def _contiguous(first: int, second: int, moved: set[int]) -> bool:
+    """True when only lines that moved above the block stood between two lines."""
+    return all(index in moved for index in range(first + 1, second))
+
+
+def _touching(first: Line, second: Line, text: SourceText) -> bool:
+    """True when no blank line stands between two lines (comments and code may)."""
+    between = range(first.end_lineno + 1, second.lineno)
+    return all(text.line_text(number).strip() for number in between)
 
 
 def _pins_runtime(index: int, runtime_top: set[int], given: LayoutInput) -> bool:
     # dynamic-import mode pins every top-level runtime import.
     return given.pin_runtime and index in runtime_top
-
-
-def _touching(pair: Sequence[Line], text: SourceText) -> bool:
-    """True when no blank line stands between two consecutive lines (comments may)."""
-    first, second = pair
-    between = range(first.end_lineno + 1, second.lineno)
-    return all(text.line_text(number).strip() for number in between)
 
 
 class _CodeState:
