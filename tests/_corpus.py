@@ -103,6 +103,22 @@ def django_case(name: str, serve: Command) -> Case:
     )
 
 
+def lambda_case(name: str, base: str | None = "lambda_zip") -> Case:
+    """The Lambda handler module ``lambda_function.py`` (it loads ``.env``, then imports
+    ``lambda_handler`` from its app), invoked as the AWS runtime does. ``base`` is the
+    task root it is laid over; None: an empty directory."""
+    return Case(
+        name,
+        "lambda",
+        (("dotenv", "."), ("entries/lambda_zip", ".")),
+        None,
+        base=base,
+        route=None,
+        env={},
+        seen={"SENTRY_DSN": DOTENV_DSN},
+    )
+
+
 class Bases:
     """Generated bases, made once per test session (per xdist worker) on first use."""
 
@@ -204,15 +220,38 @@ def run_case(case: Case, workdir: Path, bases: Bases) -> Verdict:
             command = " ".join(("rewriter", *arguments, *extra))
             verdict.problems.append(f"{command} exited {run.returncode}: {run.stderr.strip()}")
 
+    serve_and_judge(case, project, workdir, verdict)
+    return verdict
+
+
+@dataclass(frozen=True)
+class Served:
+    """What serving a case left: the pids that answered 200, and what the inits recorded."""
+
+    pids: frozenset[int]
+    records: Records
+
+
+def serve_and_judge(case: Case, project: Path, workdir: Path, verdict: Verdict) -> Served:
+    """Serve (or invoke) the rewritten ``project`` as ``case`` says, and judge what it did.
+
+    Adds the problems found to ``verdict``; records go to ``workdir/records.jsonl``
+    and server logs under ``workdir/logs``. For a test that prepares the project
+    its own way (the README's recipes) and judges it as the corpus does.
+    """
     record = workdir / "records.jsonl"
     env = clean_env(**{RECORD_ENV: str(record)}, **case.env)
+
+    def settled(pids: set[int]) -> Records:
+        return wait_for_records(record, lambda found: _complete(case, found, pids))
+
     if case.serve is None:
         pids = _invoke(case, project, env, verdict)
     else:
-        pids = _serve(case, case.serve, project, workdir, env, verdict)
-    records = wait_for_records(record, lambda found: _complete(case, found, pids))
+        pids = _serve(case, case.serve, project, workdir, env, verdict, settled)
+    records = settled(pids)
     _judge(case, pids, records, verdict)
-    return verdict
+    return Served(frozenset(pids), records)
 
 
 def _serve(
@@ -222,6 +261,7 @@ def _serve(
     workdir: Path,
     env: dict[str, str],
     verdict: Verdict,
+    settled: Callable[[set[int]], Records],
 ) -> set[int]:
     port = free_port()
     logs = workdir / "logs"
@@ -230,13 +270,17 @@ def _serve(
             command(port), cwd=project, env={**env, "PORT": str(port)}, port=port, logs=logs
         ) as server:
             responses = [server.get(case.path) for _ in range(_REQUESTS)]
+            pids = _serving_pids(responses, verdict)
+            # A server span ends just after its response went out: stopping the
+            # server at once could kill the process before the span is written.
+            settled(pids)
     except ServerFailed as error:
         verdict.problems.append(error.reason)
         verdict.output = error.output
         return set()
     # Read after the stop: the output is complete then.
     verdict.output = server.output()
-    return _serving_pids(responses, verdict)
+    return pids
 
 
 def _serving_pids(responses: list[Response], verdict: Verdict) -> set[int]:

@@ -41,6 +41,7 @@ from _corpus import (
     Layer,
     assert_case_holds,
     django_case,
+    lambda_case,
 )
 from _servers import gunicorn, python_script, uvicorn
 
@@ -120,16 +121,7 @@ CASES = [
         seen={**DEPLOYED, "SENTRY_ENVIRONMENT": "production"},
         sentry_environment="production",
     ),
-    Case(
-        "lambda_zip_pip_target",
-        "lambda",
-        (DOTENV, entry("lambda_zip")),
-        None,
-        base="lambda_zip",
-        route=None,
-        env={},
-        seen={"SENTRY_DSN": DOTENV_DSN},
-    ),
+    lambda_case("lambda_zip_pip_target"),
     sibling_case("init_sibling_absolute", "apps/flask", gunicorn),
     sibling_case("init_sibling_relative", "apps/fastapi", uvicorn),
 ]

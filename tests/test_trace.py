@@ -502,3 +502,19 @@ def test_the_child_stays_valid_for_older_interpreters() -> None:
 
     source = Path(child.__file__).read_text(encoding="utf-8")
     ast.parse(source, feature_version=(3, 8))
+
+
+def test_a_runtime_module_that_the_init_imports_is_a_finding(tmp_path: Path, run: Cli) -> None:
+    # The init imports the app before it instruments, so the app binds what it
+    # imports before anything is patched (no spans: found by the CI recipe).
+    # --check reports it; the run-time proof must not pass it.
+    files = {"index.py": "import views\n", "views.py": "", "instrument.py": "import views\n"}
+    root = _tree(tmp_path, files)
+    rewritten = run(root, "--init", "instrument", "index.py")
+    assert rewritten.code == 1
+    assert "error: instrument.py:1:1: imports views before init" in rewritten.err
+
+    result = run(root, "--trace", "--init", "instrument", "index.py")
+
+    assert result.code == 1
+    assert [error for error in result.errors if "views" in error], result.out + result.err
