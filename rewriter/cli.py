@@ -555,8 +555,7 @@ def _parser() -> argparse.ArgumentParser:
         "--jobs",
         type=_positive_int,
         metavar="N",
-        help="number of parallel jobs (default: jobs in [tool.rewriter], else one per usable "
-        "CPU)",
+        help="number of parallel jobs (default: jobs in [tool.rewriter], else one per usable CPU)",
     )
     verbosity = parser.add_mutually_exclusive_group()
     verbosity.add_argument("-q", "--quiet", action="store_true", help="print errors only")

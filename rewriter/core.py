@@ -80,9 +80,7 @@ def render(plan: EntryPlan) -> str:
     lazy = None
     if plan.lazy_text is not None:
         lazy = _generated(plan, "lazy", plan.lazy_text, newline, ())
-        lazy = lazy.with_changes(
-            leading_lines=[_empty_line(), _empty_line(), *lazy.leading_lines]
-        )
+        lazy = lazy.with_changes(leading_lines=[_empty_line(), _empty_line(), *lazy.leading_lines])
     pieces = Pieces(block, lazy, plan.pin_error)
     rewritten = assemble(module, plan.recovery, plan.layout, pieces, _reexport_renderer(newline))
     output = rewritten.code

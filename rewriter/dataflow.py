@@ -38,9 +38,7 @@ class NameFlow:
         """True when running the two statements in the other order may differ."""
         if self.dynamic or other.dynamic:
             return True
-        return bool(
-            self.binds & (other.reads | other.binds) or other.binds & self.reads
-        )
+        return bool(self.binds & (other.reads | other.binds) or other.binds & self.reads)
 
 
 def name_flow(statement: ast.stmt) -> NameFlow:

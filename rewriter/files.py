@@ -48,7 +48,7 @@ def decode_source(raw: bytes) -> tuple[str, str]:
         encoding, _ = tokenize.detect_encoding(io.BytesIO(raw).readline)
     except SyntaxError as error:
         raise _detect_error(raw, error) from None
-    body, codec = (raw[len(_BOM):], "utf-8") if encoding == "utf-8-sig" else (raw, encoding)
+    body, codec = (raw[len(_BOM) :], "utf-8") if encoding == "utf-8-sig" else (raw, encoding)
     try:
         text = body.decode(codec)
     except UnicodeDecodeError as error:
@@ -212,7 +212,7 @@ def _detect_error(raw: bytes, error: SyntaxError) -> RewriteError:
     if raw.startswith(_BOM) and message == "encoding problem: utf-8":
         line = 1 if b"coding" in raw.split(b"\n", 1)[0] else 2
         return RewriteError("the coding cookie contradicts the UTF-8 byte order mark", line, 1)
-    body = raw[len(_BOM):] if raw.startswith(_BOM) else raw
+    body = raw[len(_BOM) :] if raw.startswith(_BOM) else raw
     try:
         body.decode("utf-8")
     except UnicodeDecodeError as decode_error:

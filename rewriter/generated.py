@@ -122,9 +122,7 @@ def recover(module: ast.Module, text: SourceText) -> Recovery:
     for index, part in enumerate(parts):
         if part.kind == "block":
             if recovery.block is not None:
-                recovery.problems.append(
-                    ("a second rewriter init block", part.line.lineno, 1)
-                )
+                recovery.problems.append(("a second rewriter init block", part.line.lineno, 1))
             recovery.block = index
         elif part.kind == "lazy":
             recovery.lazy = index

@@ -226,8 +226,9 @@ def _flow(line: Line, given: LayoutInput) -> NameFlow:
             names = _star_names(ImportStatement.from_ast(statement), given)
             if names is not None:
                 binds |= names
-                dynamic = any(name_flow(other).dynamic for other in line.statements
-                              if other is not statement)
+                dynamic = any(
+                    name_flow(other).dynamic for other in line.statements if other is not statement
+                )
     return NameFlow(frozenset(reads), frozenset(binds), dynamic)
 
 
@@ -349,8 +350,17 @@ def _inert(line: Line) -> bool:
 def _is_literal(node: ast.AST) -> bool:
     return isinstance(
         node,
-        (ast.Constant, ast.Tuple, ast.List, ast.Set, ast.Dict, ast.Load, ast.UnaryOp, ast.USub,
-         ast.UAdd),
+        (
+            ast.Constant,
+            ast.Tuple,
+            ast.List,
+            ast.Set,
+            ast.Dict,
+            ast.Load,
+            ast.UnaryOp,
+            ast.USub,
+            ast.UAdd,
+        ),
     )
 
 
@@ -412,8 +422,9 @@ def _reexports(
 ) -> dict[int, list[Reexport]]:
     from rewriter.analysis import summarise_module
 
-    entry = summarise_module(ast.Module(body=[s for line in lines for s in line.statements],
-                                        type_ignores=[]))
+    entry = summarise_module(
+        ast.Module(body=[s for line in lines for s in line.statements], type_ignores=[])
+    )
     pinned = [site for site in sites if site.runtime and site.top_level]
     by_line: dict[int, list[Reexport]] = {}
     for name in given.handlers:

@@ -77,9 +77,7 @@ def upgrade(source: str) -> str:
 def _is_legacy_block(statement: ast.Try) -> bool:
     # Today's block defines one function and nothing else at its top; 0.1's
     # defined its helpers there too (`_rewriter_flag`, `_rewriter_state`...).
-    functions = [
-        node.name for node in statement.body if isinstance(node, ast.FunctionDef)
-    ]
+    functions = [node.name for node in statement.body if isinstance(node, ast.FunctionDef)]
     if not any(name in BLOCK_FUNCTIONS for name in functions):
         return False
     helpers = {

@@ -126,9 +126,7 @@ class BuildReport:
         return (", ".join(parts) or "No entries found") + "."
 
 
-def file_line(
-    report: FileReport, *, write: bool, verbose: bool, undo: bool = False
-) -> str | None:
+def file_line(report: FileReport, *, write: bool, verbose: bool, undo: bool = False) -> str | None:
     """The progress line for one entry, or None when there is nothing to say.
 
     A file that would change is always named in check mode; a rewritten (or,

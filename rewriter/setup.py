@@ -42,8 +42,19 @@ _ENVIRON_MUTATORS = frozenset(
     {"setdefault", "update", "pop", "popitem", "clear", "__setitem__", "__delitem__", "__ior__"}
 )
 _LIST_MUTATORS = frozenset(
-    {"insert", "append", "extend", "remove", "pop", "clear", "reverse", "sort", "__setitem__",
-     "__delitem__", "__iadd__"}
+    {
+        "insert",
+        "append",
+        "extend",
+        "remove",
+        "pop",
+        "clear",
+        "reverse",
+        "sort",
+        "__setitem__",
+        "__delitem__",
+        "__iadd__",
+    }
 )
 
 

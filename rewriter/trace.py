@@ -204,6 +204,11 @@ class EntryTrace:
     init: InitRun | None = None
     preloads: tuple[Preloaded, ...] = ()
     early: tuple[EarlyImport, ...] = ()
+    during_init: tuple[EarlyImport, ...] = ()
+    """Runtime modules that code in the entry's tree (the init module or a
+    module it imports) loaded while the init ran: bound before anything was
+    patched. A library's own import (Django's settings, loaded by
+    ``DjangoInstrumentor``) is not one."""
     deferred: tuple[Load, ...] = ()
     environment: tuple[EnvironmentChange, ...] = ()
     warnings: tuple[Shown, ...] = ()
@@ -388,10 +393,12 @@ class _Judge:
                 "the interpreter loads at start-up?), so the entry did not run; use --by-path"
             )
         early = self._early()
+        during_init = self._during_init()
         environment = self._environment()
         warnings = tuple(self._shown(row) for row in self.raw.get("warnings", ()))
         findings = [
-            *self._early_findings(early),
+            *self._early_findings(early, "before init"),
+            *self._early_findings(during_init, "during init"),
             # An import that did not finish may yet have run init: say only why it failed.
             *(self._init_findings() if error is None or self.init else ()),
             *self._warning_findings(warnings),
@@ -416,6 +423,7 @@ class _Judge:
             init=self.init,
             preloads=self.preloads,
             early=early,
+            during_init=during_init,
             deferred=tuple(
                 load
                 for load in self.loads
@@ -577,6 +585,16 @@ class _Judge:
             early.append(EarlyImport(load, self._chain(load)))
         return tuple(early)
 
+    def _during_init(self) -> tuple[EarlyImport, ...]:
+        return tuple(
+            EarlyImport(load, self._chain(load))
+            for load in self.loads
+            if load.phase == "init"
+            and load.kind == "runtime"
+            and load.importer_file is not None
+            and self._in_tree(load.importer_file)
+        )
+
     def _chain(self, load: Load) -> tuple[Step, ...]:
         steps = [Step(load.module, load.file, None)]
         current = load
@@ -590,7 +608,9 @@ class _Judge:
             current = parent
         return tuple(reversed(steps))
 
-    def _early_findings(self, early: tuple[EarlyImport, ...]) -> Iterator[Diagnostic]:
+    def _early_findings(
+        self, early: tuple[EarlyImport, ...], when: Literal["before init", "during init"]
+    ) -> Iterator[Diagnostic]:
         # One finding per import site: `from .chunks.app import x` loads
         # chunks/__init__.py too, and the module loaded last names the site best.
         by_site = {}
@@ -601,7 +621,7 @@ class _Judge:
             chain = " -> ".join(step_text(step) for step in item.chain)
             importer = item.chain[-2] if len(item.chain) > 1 else None
             yield self._diagnostic(
-                f"runtime module {item.load.module} is imported before init ({chain})",
+                f"runtime module {item.load.module} is imported {when} ({chain})",
                 importer.file if importer else None,
                 importer.line if importer else None,
             )

@@ -22,6 +22,8 @@ field is removed or changes meaning; new fields may appear)::
           "preloads": [{"name", "start_ms", "ms", "error": PROBLEM or null}, ...],
           "before_init": [{"module", "file", "kind", "start_ms",
                            "chain": [{"module", "file", "line"}, ...]}, ...],
+          "during_init": [...],          # as before_init: runtime modules the init's
+                                         # own code imported while it ran
           "deferred": [{"module", "file", "line", "ms"}, ...],
           "environment_after_init": [{"name", "line", "at_ms"}, ...],
           "warnings": [{"category", "message", "file", "line", "at_ms", "phase"}, ...],
@@ -49,7 +51,16 @@ from dataclasses import asdict
 
 from rewriter.json_report import FORMAT_VERSION, diagnostic_json
 from rewriter.report import EXIT_FAILED, EXIT_OK, EXIT_WOULD_CHANGE
-from rewriter.trace import EntryTrace, Load, Phase, Problem, Shown, shown_path, step_text
+from rewriter.trace import (
+    EarlyImport,
+    EntryTrace,
+    Load,
+    Phase,
+    Problem,
+    Shown,
+    shown_path,
+    step_text,
+)
 
 
 def exit_code(traces: Sequence[EntryTrace]) -> int:
@@ -103,10 +114,7 @@ def _before_init(trace: EntryTrace) -> list[str]:
         return []
     loads = _in_phase(trace.loads, "before init")
     lines = [f"  before init  {_modules(loads)} in {trace.init.start_ms:.1f} ms"]
-    for item in trace.early:
-        chain = " -> ".join(step_text(step) for step in item.chain)
-        lines.append(f"    {item.load.kind:<12}  {item.load.module}  {chain}")
-    return lines
+    return lines + _chains(trace.early)
 
 
 def _init(trace: EntryTrace) -> list[str]:
@@ -132,8 +140,17 @@ def _init(trace: EntryTrace) -> list[str]:
         lines.append(f"  preload  {preload.name}  {took}")
         if preload.error is not None:
             lines.append(f"    raised  {_problem(preload.error)}")
+    lines.extend(_chains(trace.during_init))
     lines.extend(_warning("    warned", shown) for shown in trace.warnings if shown.phase == "init")
     return lines
+
+
+def _chains(items: tuple[EarlyImport, ...]) -> list[str]:
+    return [
+        f"    {item.load.kind:<12}  {item.load.module}  "
+        + " -> ".join(step_text(step) for step in item.chain)
+        for item in items
+    ]
 
 
 def _after_init(trace: EntryTrace) -> list[str]:
@@ -189,16 +206,8 @@ def entry_json(trace: EntryTrace) -> dict[str, object]:
         "modules": len(trace.loads),
         "init": None if trace.init is None else asdict(trace.init),
         "preloads": [asdict(preload) for preload in trace.preloads],
-        "before_init": [
-            {
-                "module": item.load.module,
-                "file": item.load.file,
-                "kind": item.load.kind,
-                "start_ms": item.load.start_ms,
-                "chain": [asdict(step) for step in item.chain],
-            }
-            for item in trace.early
-        ],
+        "before_init": [_early_json(item) for item in trace.early],
+        "during_init": [_early_json(item) for item in trace.during_init],
         "deferred": [
             {"module": load.module, "file": load.file, "line": load.line, "ms": load.ms}
             for load in trace.deferred
@@ -241,3 +250,13 @@ def _modules(loads: Sequence[Load]) -> str:
 
 def _plural(count: int, noun: str) -> str:
     return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+def _early_json(item: EarlyImport) -> dict[str, object]:
+    return {
+        "module": item.load.module,
+        "file": item.load.file,
+        "kind": item.load.kind,
+        "start_ms": item.load.start_ms,
+        "chain": [asdict(step) for step in item.chain],
+    }

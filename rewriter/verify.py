@@ -93,8 +93,7 @@ def verify_plan(plan: EntryPlan) -> tuple[Diagnostic, ...]:
                 statement = plan.lines[index].first
                 findings.append(
                     Diagnostic(
-                        "environment setup runs after the init block, so the init does not"
-                        " see it",
+                        "environment setup runs after the init block, so the init does not see it",
                         statement.lineno,
                         plan.text.column(statement),
                     )

@@ -52,9 +52,7 @@ def recover_lines(module: cst.Module, recovery: Recovery) -> list[Statement]:
         inner = _inner_body(node)[original.inner]
         if original.inner == _first_original(recovery, original.part):
             # The wrapper took over the first line's leading lines.
-            inner = inner.with_changes(
-                leading_lines=[*node.leading_lines, *inner.leading_lines]
-            )
+            inner = inner.with_changes(leading_lines=[*node.leading_lines, *inner.leading_lines])
         lines.append(inner)
     return lines
 
@@ -91,9 +89,7 @@ def assemble(
                 assert item.reexport is not None
                 statements.append(render_reexport(item.reexport.module, item.reexport.name))
         template = "pin.py.j2" if group.kind == "pin" else "mirror.py.j2"
-        wrapper = render_statements(
-            template, newline, error=pieces.pin_error, note=_pin_note()
-        )[0]
+        wrapper = render_statements(template, newline, error=pieces.pin_error, note=_pin_note())[0]
         body.append(_wrap(wrapper, statements))
     if pieces.lazy is not None:
         body.append(pieces.lazy)
@@ -109,8 +105,7 @@ def _pin_note() -> str:
 def _check_alignment(module: cst.Module, recovery: Recovery) -> None:
     if len(module.body) != len(recovery.parts):
         raise AssertionError(
-            f"LibCST sees {len(module.body)} top-level lines where ast sees"
-            f" {len(recovery.parts)}"
+            f"LibCST sees {len(module.body)} top-level lines where ast sees {len(recovery.parts)}"
         )
 
 
@@ -142,9 +137,7 @@ def without_block_marker(module: cst.Module, recovery: Recovery) -> cst.Module:
     return module
 
 
-def _block(
-    module: cst.Module, recovery: Recovery, block: Statement, *, above: bool
-) -> Statement:
+def _block(module: cst.Module, recovery: Recovery, block: Statement, *, above: bool) -> Statement:
     # A formatter may have reflowed the existing block: keep its text when
     # it means the same as the new one.
     if recovery.block is not None:
