@@ -23,9 +23,9 @@ _CONFIG_ONLY_HELP = {
     "preload_group": "entry-point group that preload mode takes instrumentors from",
     "prelude": "modules whose imports and calls stay above the init block",
     "on_init_error": '"warn" logs a failing init and starts the app; "raise" stops it',
-    "guard": "warn at run time about runtime modules or instrumented libraries "
-    "imported before init",
-    "instrumented": "the libraries that the run-time guard looks for",
+    "guard": "warn at run time about runtime modules imported before init; "
+    '"strict": also about instrumented libraries; false: off',
+    "instrumented": 'the libraries that guard = "strict" looks for',
     "init_files": "init files looked for beside an entry when init is not set",
     "max_size": "largest file read (an entry, a module it imports), in bytes",
 }

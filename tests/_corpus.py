@@ -72,7 +72,8 @@ class Case:
     ``route`` the ``http.route`` of the server span each request must
     produce (None: no tracing in this init); ``sentry_environment`` the
     environment Sentry's event must carry; ``gevent`` asks that gevent had
-    patched the process before init.
+    patched the process before init; ``options`` are more of rewriter's
+    options, given after ``--preset``.
     """
 
     name: str
@@ -86,11 +87,12 @@ class Case:
     route: str | None = "/hello"
     sentry_environment: str | None = None
     gevent: bool = False
+    options: tuple[str, ...] = ()  # given to rewriter after the preset
 
 
-def django_case(name: str, serve: Command) -> Case:
+def django_case(name: str, serve: Command, options: tuple[str, ...] = ()) -> Case:
     """The project ``django-admin startproject mysite`` makes, with the corpus's view and init,
-    rewritten with ``--preset django``."""
+    rewritten with ``--preset django`` and ``options``."""
     return Case(
         name,
         "django",
@@ -100,6 +102,7 @@ def django_case(name: str, serve: Command) -> Case:
         path="/hello/",
         route="hello/",
         seen={**DEPLOYED, "DJANGO_SETTINGS_MODULE": "mysite.settings"},
+        options=options,
     )
 
 
@@ -213,7 +216,7 @@ def run_case(case: Case, workdir: Path, bases: Bases) -> Verdict:
     project = workdir / "project"
     build(case, project, bases)
     verdict = Verdict(case)
-    arguments = ("--preset", case.preset, ".")
+    arguments = ("--preset", case.preset, *case.options, ".")
     for extra in ((), ("--check",)):
         run = run_rewriter(project, *arguments, *extra)
         if run.returncode != 0:

@@ -107,6 +107,13 @@ CASES = [
         "django_startproject_asgi_uvicorn",
         lambda port: uvicorn("mysite.asgi:application", port),
     ),
+    # Issue 12, item 1: preload's import hook instruments Django when it is
+    # first imported, which must still come after the settings module is set.
+    django_case(
+        "django_startproject_preload_gunicorn",
+        lambda port: gunicorn("mysite.wsgi:application", port),
+        ("--mode", "preload", "--preload", "django", "--init", "mysite.instrument"),
+    ),
     dotenv_case("dotenv_bare", FLASK, "wsgi", "wsgi:app"),
     dotenv_case("dotenv_path_constant", FLASK, "wsgi", "wsgi:app"),
     dotenv_case("dotenv_values_update", FLASK, "wsgi", "wsgi:app"),
