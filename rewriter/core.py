@@ -83,12 +83,44 @@ def render(plan: EntryPlan) -> str:
         lazy = lazy.with_changes(leading_lines=[_empty_line(), _empty_line(), *lazy.leading_lines])
     pieces = Pieces(block, lazy, plan.pin_error)
     rewritten = assemble(module, plan.recovery, plan.layout, pieces, _reexport_renderer(newline))
+    _check_footer_rereads(rewritten, plan.analysed)
     output = rewritten.code
     try:
         ast.parse(output)
     except SyntaxError as error:  # pragma: no cover - a bug, never a broken file
         raise RewriteError(f"internal error: the rewrite does not parse: {error.msg}") from None
     return output
+
+
+def _check_footer_rereads(module: cst.Module, source: str) -> None:
+    """Refuse when LibCST would not read back the comments that end the file.
+
+    After a compound statement (a pin, the lazy block), LibCST reads the
+    trailing comment and blank lines as the end of that statement's block,
+    and some lines of mixed tabs and spaces do not survive that reading:
+    the next run, and ``--undo``, would have to refuse the output. Checked
+    on a small stand-in block, so the output is never parsed whole.
+    """
+    import libcst as cst
+
+    if not module.footer or not isinstance(module.body[-1], cst.BaseCompoundStatement):
+        return
+    newline = module.default_newline
+    footer = "".join(module.code_for_node(line) for line in module.footer)
+    probe = f"if x:{newline}    pass{newline}{footer}"
+    try:
+        if cst.parse_module(probe).code == probe:
+            return
+    except cst.ParserSyntaxError:
+        pass
+    line = len(source.splitlines()) - len(module.footer) + 1
+    raise RewriteError(
+        "cannot rewrite without losing text: once a generated block stands above them,"
+        " LibCST would not read back the comment and whitespace-only lines that end the"
+        " file; remove the whitespace from those lines",
+        line,
+        1,
+    )
 
 
 def _generated(

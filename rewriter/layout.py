@@ -508,8 +508,10 @@ def _groups(
         items = [Item(line=index)]
         if kind == "pin":
             items.extend(Item(reexport=reexport) for reexport in reexports.get(index, ()))
-        # Lines that only moved setup stood between are next to each other now.
-        adjacent = bool(groups) and _contiguous(groups[-1].lines[-1], index, moved)
+        # Lines that only moved setup stood between are next to each other
+        # now; with blank lines around that setup they stay apart, as isort
+        # would read two separate blocks.
+        adjacent = bool(groups) and _next_to(groups[-1].lines[-1], index, moved, lines, text)
         if adjacent and kind != "plain" and groups[-1].kind == kind:
             groups[-1] = Group(kind, (*groups[-1].items, *items))
         else:
@@ -573,6 +575,15 @@ def _kinds(
                 kinds[rest[other]] = "pin"
                 other += step
     return kinds
+
+
+def _next_to(
+    first: int, second: int, moved: set[int], lines: Sequence[Line], text: SourceText
+) -> bool:
+    """True when ``second`` follows ``first`` in the rest (lines that moved aside)."""
+    if second == first + 1:
+        return True
+    return _contiguous(first, second, moved) and _touching(lines[first], lines[second], text)
 
 
 def _contiguous(first: int, second: int, moved: set[int]) -> bool:

@@ -31,11 +31,12 @@ import hypothesmith
 import libcst as cst
 import pycodestyle
 from _trees import PACKAGE, EntryKind, Program, programs
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 
 from rewriter.config import Settings
 from rewriter.core import rewrite_source
+from rewriter.errors import RewriteError
 from rewriter.generated import recover
 from rewriter.lines import SourceText
 from rewriter.result import Result
@@ -204,7 +205,15 @@ def test_generated_programs_parse_are_stable_and_undo(source: str, before: str, 
         except SyntaxError:
             assume(False)
     settings_ = Settings(init="instrument_server")
-    output = rewrite_source(text, settings_).output
+    try:
+        output = rewrite_source(text, settings_).output
+    except RewriteError as error:
+        # The one refusal of valid, round-tripping text: lines at the end of
+        # the file that LibCST would not read back after a generated block
+        # (fixtures/bad/trailing_blank_lines_after_a_pin).
+        assert "LibCST would not read back" in str(error), error
+        event("refused: trailing lines LibCST would not read back")
+        return
     cst.parse_module(output)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", SyntaxWarning)

@@ -101,3 +101,23 @@ def test_a_moved_setup_statement_goes_back_to_its_place(tmp_path: Path) -> None:
     assert rewritten.index("os.environ.setdefault") < rewritten.index("# rewriter:init")
     assert "# rewriter:moved 4 -- " in rewritten
     assert undo_source(rewritten).output == original
+
+
+@pytest.mark.parametrize(
+    "blank",
+    ["    ", "        ", "  ", "\t", "  \t"],
+    ids=["block_indent", "deeper", "shallower", "tab", "mixed"],
+)
+def test_whitespace_only_lines_inside_a_pin_come_back_whole(blank: str) -> None:
+    # Found by tests/test_properties.py: LibCST reads a blank line of four
+    # spaces inside the pin as the block's indentation and nothing more, and
+    # undo gave back an empty line.
+    from rewriter.config import Settings
+    from rewriter.core import rewrite_source
+
+    original = f"from .chunks import handler\n\n{blank}\nfrom .chunks.nitro import *\n"
+    settings = Settings(init="instrument_server")
+    rewritten = rewrite_source(original, settings).output
+    assert f"    from .chunks import handler\n\n{blank}\n    from .chunks.nitro" in rewritten
+    assert undo_source(rewritten).output == original
+    assert rewrite_source(rewritten, settings).output == rewritten

@@ -49,7 +49,7 @@ def recover_lines(module: cst.Module, recovery: Recovery) -> list[Statement]:
         if original.inner is None:
             lines.append(node)
             continue
-        inner = _inner_body(node)[original.inner]
+        inner = _top_level_blanks(_inner_body(node)[original.inner], _block_indent(module, node))
         if original.inner == _first_original(recovery, original.part):
             # The wrapper took over the first line's leading lines.
             inner = inner.with_changes(leading_lines=[*node.leading_lines, *inner.leading_lines])
@@ -194,6 +194,26 @@ def _wrap(wrapper: Statement, statements: list[Statement]) -> Statement:
     first = first.with_changes(leading_lines=())
     body = wrapper.body.with_changes(body=[first, *map(_unindented_blanks, others)])
     return wrapper.with_changes(leading_lines=leading, body=body)
+
+
+def _block_indent(module: cst.Module, node: cst.CSTNode) -> str:
+    assert isinstance(node, (cst.Try, cst.If)) and isinstance(node.body, cst.IndentedBlock)
+    return node.body.indent if node.body.indent is not None else module.default_indent
+
+
+def _top_level_blanks(statement: Statement, indent: str) -> Statement:
+    # The inverse of _unindented_blanks: LibCST reads a blank line inside the
+    # wrapper that starts with the block's indentation as that indentation
+    # plus the rest; at the top level the whole whitespace is the line's own.
+    lines = [
+        line.with_changes(
+            indent=False, whitespace=cst.SimpleWhitespace(indent + line.whitespace.value)
+        )
+        if line.comment is None and line.indent
+        else line
+        for line in statement.leading_lines
+    ]
+    return statement.with_changes(leading_lines=lines)
 
 
 def _unindented_blanks(statement: Statement) -> Statement:
