@@ -8,14 +8,17 @@ compared.
 
 from __future__ import annotations
 
+import json
 import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 PASS, MISS, INFO, NOT_AVAILABLE, ERROR = "PASS", "MISS", "INFO", "N/A", "ERROR"
 STATUSES = (PASS, MISS, INFO, NOT_AVAILABLE, ERROR)
@@ -76,6 +79,88 @@ def run_process(
     return elapsed, completed.stdout
 
 
+def run_json(argv: Sequence[str | Path], *, env: Mapping[str, str] | None = None) -> Any:
+    """Run a command that prints one JSON value; the value. Raises BenchError on a bad exit."""
+    _, out = run_process(argv, env=env)
+    return json.loads(out)
+
+
+def imported_modules(
+    argv: Sequence[str | Path], *, cwd: Path | None = None, env: Mapping[str, str] | None = None
+) -> set[str]:
+    """Every module a Python command imported, read from its ``-X importtime`` lines.
+
+    ``argv`` starts with the interpreter; ``-X importtime`` is added after it.
+    Raises BenchError on a bad exit.
+    """
+    command = [str(argv[0]), "-X", "importtime", *(str(part) for part in argv[1:])]
+    completed = subprocess.run(
+        command, cwd=cwd, env=env, capture_output=True, text=True, check=False
+    )
+    if completed.returncode != 0:
+        raise BenchError(
+            f"{command!r} exited with {completed.returncode}:\n{completed.stderr[-2000:]}"
+        )
+    return {
+        line.rpartition("|")[2].strip()
+        for line in completed.stderr.splitlines()
+        if line.startswith("import time:")
+    }
+
+
+def peak_process(
+    argv: Sequence[str | Path], *, cwd: Path | None = None, env: Mapping[str, str] | None = None
+) -> tuple[float, int]:
+    """Run a command; its wall time in seconds and its peak resident set size in bytes.
+
+    The peak is the child's own ``ru_maxrss`` from ``wait4`` (not
+    ``RUSAGE_CHILDREN``, which is the largest of all children so far).
+    Output is discarded; raises BenchError on a non-zero exit.
+    """
+    with tempfile.TemporaryFile() as errors:
+        start = time.perf_counter()
+        process = subprocess.Popen(
+            [str(part) for part in argv],
+            cwd=cwd,
+            env=dict(env) if env is not None else None,
+            stdout=subprocess.DEVNULL,
+            stderr=errors,
+        )
+        _, status, usage = os.wait4(process.pid, 0)
+        elapsed = time.perf_counter() - start
+        process.returncode = os.waitstatus_to_exitcode(status)
+        if process.returncode != 0:
+            errors.seek(0)
+            message = errors.read()[-2000:].decode(errors="replace")
+            raise BenchError(
+                f"{' '.join(map(str, argv))!r} exited with {process.returncode}:\n{message}"
+            )
+    return elapsed, usage.ru_maxrss * 1024  # kilobytes on Linux
+
+
+DROP_CACHES = Path("/proc/sys/vm/drop_caches")
+
+
+def page_cache_problem() -> str | None:
+    """Why ``drop_page_cache`` cannot work here (it needs root and a writable ``/proc/sys``)."""
+    if not os.access(DROP_CACHES, os.W_OK):
+        return f"cannot drop the page cache here (no write access to {DROP_CACHES})"
+    return None
+
+
+def drop_page_cache() -> None:
+    """Empty the kernel's page cache (clean pages only, after a sync). Raises BenchError if denied.
+
+    It drops every file's pages on the machine, not only ours, so other
+    processes read from the disk again too.
+    """
+    os.sync()
+    try:
+        DROP_CACHES.write_text("3\n")
+    except OSError as error:
+        raise BenchError(f"cannot drop the page cache ({DROP_CACHES}: {error.strerror})") from None
+
+
 def timed_process(argv: Sequence[str | Path], **options: object) -> Callable[[], float]:
     """A side for ``interleave`` that runs a command and returns its wall time."""
 
@@ -111,6 +196,11 @@ def python() -> str:
     return sys.executable
 
 
+def bare_python(*flags: str) -> list[str]:
+    """This interpreter, isolated (``-I``) and without ``site`` (``-S``): no ``.pth`` file runs."""
+    return [python(), "-I", "-S", *flags]
+
+
 def ms(seconds: float) -> str:
     value = seconds * 1000
     return f"{value:.0f} ms" if value >= 100 else f"{value:.1f} ms"
@@ -122,6 +212,13 @@ def us(seconds: float) -> str:
 
 def ns(seconds: float) -> str:
     return f"{seconds * 1e9:.0f} ns"
+
+
+def mib(size: int) -> str:
+    value = size / 2**20
+    if value < 1:
+        return f"{size / 1024:,.0f} KiB"
+    return f"{value:,.{0 if value >= 10 else 1}f} MiB"
 
 
 def ratio(value: float) -> str:

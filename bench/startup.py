@@ -1,0 +1,272 @@
+"""What importing a rewritten entry costs at start-up, in every mode, and how long its block is.
+
+The bare runtime of issue 16 (``web/index.py``, see ``entries.py``) is
+rewritten with ``--init web.boot`` in each mode and compared with the
+hand-written equivalent: ``import web.boot`` first, then the same imports.
+Each side is imported by ``scripts/import_time.py`` in a fresh interpreter
+started with ``-I -S`` (no ``site``, so no ``.pth`` file imports anything
+first; ``sys.path`` is the standard library and the root), so the clock
+starts before the first module that either entry imports.
+
+- Bytecode cached: both trees were imported once before, so their
+  ``__pycache__`` exists, as on a server that has started before.
+- No bytecode cache: ``-B`` on copies that never had a ``__pycache__``, so
+  the entry and its runtime are compiled from source at every start, as on
+  a read-only deploy. The standard library keeps the bytecode it was
+  installed with.
+
+A lazy entry imports its runtime on the first call of ``handler``, so for
+the lazy rows both sides are timed up to the end of that first call. Both
+sides must run the init before any runtime module is loaded (the init
+stand-in records what was loaded when it ran). The modules that the
+rewritten entry leaves in ``sys.modules`` and the hand-written one does
+not are read in the same children.
+
+A small Flask application is timed the same way, with the environment's
+``site-packages`` put at the end of ``sys.path`` (its ``.pth`` files are not
+run).
+"""
+
+from __future__ import annotations
+
+import ast
+import shutil
+import sysconfig
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench.config import Config
+from bench.entries import (
+    ENTRY_SOURCE,
+    FLASK_RUNTIME,
+    HAND_WRITTEN_SOURCE,
+    INIT_FILE,
+    WEB_INIT_FILE,
+    WEB_INIT_MODULE,
+    write_runtime_package,
+    write_web_app,
+)
+from bench.measure import (
+    INFO,
+    MISS,
+    NOT_AVAILABLE,
+    PASS,
+    BenchError,
+    Row,
+    bare_python,
+    interleave,
+    ms,
+    run_json,
+)
+from rewriter.config import Settings
+from rewriter.runner import rewrite_file
+
+SCRIPT = Path(__file__).resolve().parent / "scripts" / "import_time.py"
+BARE = "bare runtime"
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One way to rewrite the bare runtime."""
+
+    name: str
+    settings: Settings
+    call: bool = False
+    """Time the first call of ``handler`` too (a lazy entry imports its runtime then)."""
+
+
+VARIANTS = (
+    Variant("default mode", Settings(init=WEB_INIT_MODULE)),
+    Variant("default mode, no guard", Settings(init=WEB_INIT_MODULE, guard=False)),
+    Variant("top-level-import", Settings(init=WEB_INIT_MODULE, mode="top-level-import")),
+    Variant("preload (flask)", Settings(init=WEB_INIT_MODULE, mode="preload", preload=("flask",))),
+    Variant("lazy", Settings(init=WEB_INIT_MODULE, lazy=True), call=True),
+    Variant(f"path-loaded init `./{WEB_INIT_FILE}`", Settings(init=f"./{WEB_INIT_FILE}")),
+)
+
+
+@dataclass(frozen=True)
+class Cache:
+    """Whether the imported trees have bytecode, and what the rewritten entry may add."""
+
+    name: str
+    flags: tuple[str, ...]
+    budget: float
+    """Seconds the rewritten entry may take beyond the hand-written one."""
+
+
+CACHED = Cache("bytecode cached", (), 0.0001)
+UNCACHED = Cache("no bytecode cache", ("-B",), 0.0005)
+
+
+class Child:
+    """One side: imports ``web.index`` from ``root`` in a fresh interpreter; keeps what it saw."""
+
+    def __init__(
+        self, root: Path, cache: Cache, *, call: bool = False, path: tuple[str, ...] = ()
+    ) -> None:
+        self.argv: list[str | Path] = [*bare_python(*cache.flags), SCRIPT, root, "web.index"]
+        for directory in path:
+            self.argv += ["--path", directory]
+        if call:
+            self.argv.append("--call")
+        self.report: dict[str, Any] = {}
+
+    def __call__(self) -> float:
+        self.report = run_json(self.argv)
+        return float(self.report["seconds"])
+
+    @property
+    def modules(self) -> set[str]:
+        return set(self.report["modules"])
+
+    def init_problem(self) -> str | None:
+        """Why the init did not run before the runtime in the last run, or None."""
+        seen = self.report["init_saw"]
+        if seen is None:
+            return "the init did not run"
+        if seen:
+            return f"the init ran after {', '.join(seen)}"
+        return None
+
+
+def run(work: Path, config: Config) -> list[Row]:
+    """The bare runtime in every mode, then the small Flask app."""
+    rows = bare_runtime_rows(work / "web", config)
+    rows += flask_rows(work / "flask", config)
+    return rows
+
+
+def bare_runtime_rows(work: Path, config: Config) -> list[Row]:
+    hand: dict[tuple[Cache, bool], Child] = {}
+    for cache in (CACHED, UNCACHED):
+        root = work / "hand" / cache.name.replace(" ", "-")
+        write_web_app(root, hand_written=True)
+        for call in (False, True):
+            hand[cache, call] = Child(root, cache, call=call)
+    sides: list[tuple[str, Callable[[], float]]] = [
+        (f"hand {cache.name} {call}", child) for (cache, call), child in hand.items()
+    ]
+    rewritten: dict[tuple[Variant, Cache], Child] = {}
+    unavailable: dict[Variant, str] = {}
+    lines: dict[Variant, tuple[int, int, int]] = {}
+    for number, variant in enumerate(VARIANTS):
+        cached_root = work / f"variant{number}" / "cached"
+        entry = write_web_app(cached_root)
+        source = entry.read_text(encoding="utf-8")
+        report = rewrite_file(entry, variant.settings)
+        if report.status != "changed":
+            reason = report.error.message if report.error else f"status {report.status}"
+            unavailable[variant] = reason
+            continue
+        output = entry.read_text(encoding="utf-8")
+        lines[variant] = (block_lines(output), len(source.splitlines()), len(output.splitlines()))
+        uncached_root = cached_root.with_name("uncached")
+        shutil.copytree(cached_root, uncached_root, ignore=shutil.ignore_patterns("__pycache__"))
+        for cache, root in ((CACHED, cached_root), (UNCACHED, uncached_root)):
+            child = Child(root, cache, call=variant.call)
+            rewritten[variant, cache] = child
+            sides.append((f"{variant.name} {cache.name}", child))
+    for _, side in sides:
+        side()  # writes the bytecode of the cached trees (-B writes none for the others)
+    times = interleave(sides, config.import_rounds)
+    for (cache, call), child in hand.items():
+        problem = child.init_problem()
+        if problem is not None:
+            raise BenchError(f"hand-written entry, {cache.name}, call={call}: {problem}")
+    rows = []
+    for variant in VARIANTS:
+        for cache in (CACHED, UNCACHED):
+            label = f"import, {variant.name}, {cache.name}: rewritten {BARE} vs hand-written"
+            if variant in unavailable:
+                rows.append(Row(label, unavailable[variant], "-", "-", NOT_AVAILABLE))
+                continue
+            child = rewritten[variant, cache]
+            new = times[f"{variant.name} {cache.name}"]
+            old = times[f"hand {cache.name} {variant.call}"]
+            extra = new - old
+            measured = f"{ms(new)} vs {ms(old)} ({extra * 1000:+.2f} ms)"
+            if variant.call:
+                measured += ", import and first call of `handler`"
+            problem = child.init_problem()
+            if problem is not None:
+                measured += f"; {problem}"
+            status = PASS if extra <= cache.budget and problem is None else MISS
+            target = f"≤ +{cache.budget * 1000:.2f} ms, init before the runtime"
+            rows.append(Row(label, measured, f"{new / old:.2f}x", target, status))
+    rows.append(extra_modules_row(rewritten, hand, unavailable))
+    for variant in VARIANTS:
+        label = f"generated code, {variant.name}: lines the rewrite adds to the {BARE}'s entry"
+        if variant in unavailable:
+            rows.append(Row(label, unavailable[variant], "-", "-", NOT_AVAILABLE))
+            continue
+        block, before, after = lines[variant]
+        measured = f"block {block} lines; entry {before} → {after} lines ({after - before:+d})"
+        rows.append(Row(label, measured, f"{block} lines", "-", INFO))
+    return rows
+
+
+def extra_modules_row(
+    rewritten: dict[tuple[Variant, Cache], Child],
+    hand: dict[tuple[Cache, bool], Child],
+    unavailable: dict[Variant, str],
+) -> Row:
+    parts = []
+    for variant in VARIANTS:
+        if variant in unavailable:
+            continue
+        extra = rewritten[variant, CACHED].modules - hand[CACHED, variant.call].modules
+        parts.append(f"{variant.name}: {', '.join(sorted(extra)) or 'none'}")
+    return Row(
+        f"import, modules in `sys.modules` after the rewritten {BARE} that the hand-written"
+        " one does not load",
+        "; ".join(parts),
+        "-",
+        "none",
+        INFO,
+    )
+
+
+def block_lines(text: str) -> int:
+    """Lines of the generated blocks: from each ``# rewriter:`` comment line at column 0
+    to the end of the top-level statement that follows it."""
+    starts = [
+        number
+        for number, line in enumerate(text.splitlines(), start=1)
+        if line.startswith("# rewriter:")
+    ]
+    statements = ast.parse(text).body
+    total = 0
+    for start in starts:
+        following = next((node for node in statements if node.lineno > start), None)
+        if following is not None and following.end_lineno is not None:
+            total += following.end_lineno - start + 1
+    return total
+
+
+def flask_rows(work: Path, config: Config) -> list[Row]:
+    rewritten = write_runtime_package(work / "rewritten", "web", FLASK_RUNTIME, ENTRY_SOURCE)
+    write_runtime_package(work / "hand", "web", FLASK_RUNTIME, HAND_WRITTEN_SOURCE)
+    report = rewrite_file(rewritten, Settings(init=f"./{INIT_FILE}"))
+    if report.status != "changed" or report.findings:
+        raise BenchError(f"{rewritten} was not rewritten cleanly: {report}")
+    installed = sysconfig.get_paths()
+    paths = tuple(dict.fromkeys((installed["purelib"], installed["platlib"])))
+    sides = {name: Child(work / name, CACHED, path=paths) for name in ("rewritten", "hand")}
+    for side in sides.values():
+        side()
+    times = interleave(list(sides.items()), config.import_rounds)
+    new, old = times["rewritten"], times["hand"]
+    extra = new - old
+    allowed = max(0.05 * old, 0.0005)
+    return [
+        Row(
+            "import, small Flask app, bytecode cached: rewritten entry vs hand-written",
+            f"{ms(new)} vs {ms(old)} ({extra * 1000:+.2f} ms)",
+            f"{new / old:.3f}x",
+            "≤ +5% or +0.5 ms",
+            PASS if extra <= allowed else MISS,
+        )
+    ]
