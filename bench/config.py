@@ -20,7 +20,7 @@ class Config:
     tree_lines: int = 100
     second_run_rounds: int = 5
     first_run_rounds: int = 3
-    import_rounds: int = 40
+    import_rounds: int = 60
     preload_rounds: int = 10
     call_repeats: int = 21
     warm_up: bool = True

@@ -15,6 +15,10 @@ starts before the first module that either entry imports.
   a read-only deploy. The standard library keeps the bytecode it was
   installed with.
 
+Rows compare the medians of the wall-clock times over interleaved rounds;
+the difference of the children's median CPU times is shown beside them, as a
+check when other processes share the machine.
+
 A lazy entry imports its runtime on the first call of ``handler``, so for
 the lazy rows both sides are timed up to the end of that first call. Both
 sides must run the init before any runtime module is loaded (the init
@@ -31,8 +35,8 @@ from __future__ import annotations
 
 import ast
 import shutil
+import statistics
 import sysconfig
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -113,10 +117,16 @@ class Child:
         if call:
             self.argv.append("--call")
         self.report: dict[str, Any] = {}
+        self.cpu: list[float] = []
 
     def __call__(self) -> float:
         self.report = run_json(self.argv)
+        self.cpu.append(float(self.report["cpu_seconds"]))
         return float(self.report["seconds"])
+
+    def median_cpu(self) -> float:
+        """The median CPU time of the runs so far, in seconds."""
+        return statistics.median(self.cpu)
 
     @property
     def modules(self) -> set[str]:
@@ -139,6 +149,16 @@ def run(work: Path, config: Config) -> list[Row]:
     return rows
 
 
+@dataclass(frozen=True)
+class Rewritten:
+    """A variant's rewritten trees, one per cache, and its line counts."""
+
+    children: dict[Cache, Child]
+    block: int
+    lines_before: int
+    lines_after: int
+
+
 def bare_runtime_rows(work: Path, config: Config) -> list[Row]:
     hand: dict[tuple[Cache, bool], Child] = {}
     for cache in (CACHED, UNCACHED):
@@ -146,79 +166,100 @@ def bare_runtime_rows(work: Path, config: Config) -> list[Row]:
         write_web_app(root, hand_written=True)
         for call in (False, True):
             hand[cache, call] = Child(root, cache, call=call)
-    sides: list[tuple[str, Callable[[], float]]] = [
-        (f"hand {cache.name} {call}", child) for (cache, call), child in hand.items()
-    ]
-    rewritten: dict[tuple[Variant, Cache], Child] = {}
-    unavailable: dict[Variant, str] = {}
-    lines: dict[Variant, tuple[int, int, int]] = {}
-    for number, variant in enumerate(VARIANTS):
-        cached_root = work / f"variant{number}" / "cached"
-        entry = write_web_app(cached_root)
-        source = entry.read_text(encoding="utf-8")
-        report = rewrite_file(entry, variant.settings)
-        if report.status != "changed":
-            reason = report.error.message if report.error else f"status {report.status}"
-            unavailable[variant] = reason
-            continue
-        output = entry.read_text(encoding="utf-8")
-        lines[variant] = (block_lines(output), len(source.splitlines()), len(output.splitlines()))
-        uncached_root = cached_root.with_name("uncached")
-        shutil.copytree(cached_root, uncached_root, ignore=shutil.ignore_patterns("__pycache__"))
-        for cache, root in ((CACHED, cached_root), (UNCACHED, uncached_root)):
-            child = Child(root, cache, call=variant.call)
-            rewritten[variant, cache] = child
-            sides.append((f"{variant.name} {cache.name}", child))
-    for _, side in sides:
-        side()  # writes the bytecode of the cached trees (-B writes none for the others)
+    variants = {
+        variant: rewrite_variant(work / f"variant{number}", variant)
+        for number, variant in enumerate(VARIANTS)
+    }
+    children = [*hand.values()]
+    for prepared in variants.values():
+        if isinstance(prepared, Rewritten):
+            children += prepared.children.values()
+    sides = [(str(number), child) for number, child in enumerate(children)]
+    for _, child in sides:
+        child()  # writes the bytecode of the cached trees (-B writes none for the others)
+        child.cpu.clear()
     times = interleave(sides, config.import_rounds)
+    median = {child: times[name] for name, child in sides}
     for (cache, call), child in hand.items():
         problem = child.init_problem()
         if problem is not None:
             raise BenchError(f"hand-written entry, {cache.name}, call={call}: {problem}")
     rows = []
-    for variant in VARIANTS:
+    for variant, prepared in variants.items():
         for cache in (CACHED, UNCACHED):
             label = f"import, {variant.name}, {cache.name}: rewritten {BARE} vs hand-written"
-            if variant in unavailable:
-                rows.append(Row(label, unavailable[variant], "-", "-", NOT_AVAILABLE))
-                continue
-            child = rewritten[variant, cache]
-            new = times[f"{variant.name} {cache.name}"]
-            old = times[f"hand {cache.name} {variant.call}"]
-            extra = new - old
-            measured = f"{ms(new)} vs {ms(old)} ({extra * 1000:+.2f} ms)"
-            if variant.call:
-                measured += ", import and first call of `handler`"
-            problem = child.init_problem()
-            if problem is not None:
-                measured += f"; {problem}"
-            status = PASS if extra <= cache.budget and problem is None else MISS
-            target = f"≤ +{cache.budget * 1000:.2f} ms, init before the runtime"
-            rows.append(Row(label, measured, f"{new / old:.2f}x", target, status))
-    rows.append(extra_modules_row(rewritten, hand, unavailable))
-    for variant in VARIANTS:
+            if isinstance(prepared, str):
+                rows.append(Row(label, prepared, "-", "-", NOT_AVAILABLE))
+            else:
+                child, reference = prepared.children[cache], hand[cache, variant.call]
+                rows.append(import_row(label, variant, cache, child, reference, median))
+    rows.append(extra_modules_row(variants, hand))
+    for variant, prepared in variants.items():
         label = f"generated code, {variant.name}: lines the rewrite adds to the {BARE}'s entry"
-        if variant in unavailable:
-            rows.append(Row(label, unavailable[variant], "-", "-", NOT_AVAILABLE))
+        if isinstance(prepared, str):
+            rows.append(Row(label, prepared, "-", "-", NOT_AVAILABLE))
             continue
-        block, before, after = lines[variant]
-        measured = f"block {block} lines; entry {before} → {after} lines ({after - before:+d})"
-        rows.append(Row(label, measured, f"{block} lines", "-", INFO))
+        before, after = prepared.lines_before, prepared.lines_after
+        growth = f"entry {before} → {after} lines ({after - before:+d})"
+        measured = f"block {prepared.block} lines; {growth}"
+        rows.append(Row(label, measured, f"{prepared.block} lines", "-", INFO))
     return rows
 
 
+def rewrite_variant(work: Path, variant: Variant) -> Rewritten | str:
+    """Write and rewrite the bare runtime in ``work``, with a copy that has no bytecode.
+
+    Returns why it could not be rewritten instead, as a string.
+    """
+    cached_root, uncached_root = work / "cached", work / "uncached"
+    entry = write_web_app(cached_root)
+    source = entry.read_text(encoding="utf-8")
+    report = rewrite_file(entry, variant.settings)
+    if report.status != "changed":
+        return report.error.message if report.error else f"nothing rewritten ({report.status})"
+    output = entry.read_text(encoding="utf-8")
+    shutil.copytree(cached_root, uncached_root, ignore=shutil.ignore_patterns("__pycache__"))
+    return Rewritten(
+        {
+            CACHED: Child(cached_root, CACHED, call=variant.call),
+            UNCACHED: Child(uncached_root, UNCACHED, call=variant.call),
+        },
+        block_lines(output),
+        len(source.splitlines()),
+        len(output.splitlines()),
+    )
+
+
+def import_row(
+    label: str,
+    variant: Variant,
+    cache: Cache,
+    child: Child,
+    reference: Child,
+    median: dict[Child, float],
+) -> Row:
+    new, old = median[child], median[reference]
+    extra = new - old
+    cpu = child.median_cpu() - reference.median_cpu()
+    measured = f"{ms(new)} vs {ms(old)} ({extra * 1000:+.2f} ms; CPU time {cpu * 1000:+.2f} ms)"
+    if variant.call:
+        measured += ", import and first call of `handler`"
+    problem = child.init_problem()
+    if problem is not None:
+        measured += f"; {problem}"
+    status = PASS if extra <= cache.budget and problem is None else MISS
+    target = f"≤ +{cache.budget * 1000:.2f} ms, init before the runtime"
+    return Row(label, measured, f"{new / old:.2f}x", target, status)
+
+
 def extra_modules_row(
-    rewritten: dict[tuple[Variant, Cache], Child],
-    hand: dict[tuple[Cache, bool], Child],
-    unavailable: dict[Variant, str],
+    variants: dict[Variant, Rewritten | str], hand: dict[tuple[Cache, bool], Child]
 ) -> Row:
     parts = []
-    for variant in VARIANTS:
-        if variant in unavailable:
-            continue
-        extra = rewritten[variant, CACHED].modules - hand[CACHED, variant.call].modules
-        parts.append(f"{variant.name}: {', '.join(sorted(extra)) or 'none'}")
+    for variant, prepared in variants.items():
+        if isinstance(prepared, Rewritten):
+            extra = prepared.children[CACHED].modules - hand[CACHED, variant.call].modules
+            parts.append(f"{variant.name}: {', '.join(sorted(extra)) or 'none'}")
     return Row(
         f"import, modules in `sys.modules` after the rewritten {BARE} that the hand-written"
         " one does not load",
