@@ -108,34 +108,22 @@ def imported_modules(
     }
 
 
-def peak_process(
-    argv: Sequence[str | Path], *, cwd: Path | None = None, env: Mapping[str, str] | None = None
-) -> tuple[float, int]:
-    """Run a command; its wall time in seconds and its peak resident set size in bytes.
+PEAK_MEMORY = Path(__file__).resolve().parent / "scripts" / "peak_memory.py"
 
-    The peak is the child's own ``ru_maxrss`` from ``wait4`` (not
-    ``RUSAGE_CHILDREN``, which is the largest of all children so far).
-    Output is discarded; raises BenchError on a non-zero exit.
+
+def peak_python(
+    args: Sequence[str | Path], *, cwd: Path | None = None, env: Mapping[str, str] | None = None
+) -> tuple[float, int]:
+    """Run ``python ARGS...``; its wall time in seconds and its peak resident set size in bytes.
+
+    The peak is the child's own, read by ``scripts/peak_memory.py`` inside
+    it when the program ends (see there why ``wait4``'s ``ru_maxrss`` will
+    not do). Raises BenchError on a non-zero exit.
     """
-    with tempfile.TemporaryFile() as errors:
-        start = time.perf_counter()
-        process = subprocess.Popen(
-            [str(part) for part in argv],
-            cwd=cwd,
-            env=dict(env) if env is not None else None,
-            stdout=subprocess.DEVNULL,
-            stderr=errors,
-        )
-        _, status, usage = os.wait4(process.pid, 0)
-        elapsed = time.perf_counter() - start
-        process.returncode = os.waitstatus_to_exitcode(status)
-        if process.returncode != 0:
-            errors.seek(0)
-            message = errors.read()[-2000:].decode(errors="replace")
-            raise BenchError(
-                f"{' '.join(map(str, argv))!r} exited with {process.returncode}:\n{message}"
-            )
-    return elapsed, usage.ru_maxrss * 1024  # kilobytes on Linux
+    with tempfile.TemporaryDirectory() as directory:
+        output = Path(directory) / "peak"
+        elapsed, _ = run_process([python(), PEAK_MEMORY, output, *args], cwd=cwd, env=env)
+        return elapsed, int(output.read_text(encoding="ascii"))
 
 
 DROP_CACHES = Path("/proc/sys/vm/drop_caches")

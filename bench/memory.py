@@ -1,9 +1,10 @@
 """Peak memory of a first run on big entries, and the figure that memory-aware ``-j`` assumes.
 
 Each side is a fresh process, and its peak is its own maximum resident set
-size (``wait4``): ``python -m rewriter`` rewriting one entry (restored from a
-pristine copy before every run) against ``scripts/libcst_roundtrip.py``
-parsing and printing the same file with LibCST. The medians of the rounds
+size (``VmHWM``, see ``scripts/peak_memory.py``): ``python -m rewriter``
+rewriting one entry (restored from a pristine copy before every run)
+against ``scripts/libcst_roundtrip.py`` parsing and printing the same file
+with LibCST. The medians of the rounds
 are compared. Then the peaks, against the entry sizes, are checked against
 ``rewriter.workers.worker_need``, which ``-j`` uses to decide how many
 workers the available memory holds.
@@ -24,8 +25,7 @@ from bench.measure import (
     at_most,
     clean_env,
     mib,
-    peak_process,
-    python,
+    peak_python,
     ratio,
 )
 from rewriter.workers import PEAK_BYTES_PER_SOURCE_BYTE, read_memory, worker_need
@@ -50,10 +50,10 @@ def run(work: Path, config: Config) -> list[Row]:
             for side in order:
                 entry.write_bytes(pristine)
                 if side == "rewrite":
-                    command = [python(), "-m", "rewriter", "-q", "index.py"]
+                    args: list[str | Path] = ["-m", "rewriter", "-q", "index.py"]
                 else:
-                    command = [python(), SCRIPTS / "libcst_roundtrip.py", "index.py"]
-                samples[side].append(peak_process(command, cwd=app, env=env))
+                    args = [SCRIPTS / "libcst_roundtrip.py", "index.py"]
+                samples[side].append(peak_python(args, cwd=app, env=env))
                 if side == "rewrite" and entry.read_bytes() == pristine:
                     raise BenchError(f"the {lines}-line entry was not rewritten")
         peak = {side: statistics.median(p for _, p in values) for side, values in samples.items()}
