@@ -22,7 +22,7 @@ class Config:
     first_run_rounds: int = 3
     import_rounds: int = 60
     preload_rounds: int = 10
-    call_repeats: int = 21
+    call_repeats: int = 31
     warm_up: bool = True
     """Run every side once, untimed, first (bytecode caches, file system caches)."""
 
