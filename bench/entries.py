@@ -186,7 +186,7 @@ _WEB_IMPORTS = (
 _WEB_ROUTE = """
 
 def route_{n}(request):
-    return routes.ROUTES.get(request.get("path", os.sep), {n})
+    return {{"route": {n}, "path": request.get("path", os.sep)}}
 """
 
 

@@ -1,13 +1,12 @@
-"""What the rewritten entry costs per call, and the guard.
+"""What the rewritten entry costs per call.
 
 - Per-call time of the re-exported handler, eager (it must be the runtime's
   own object) and lazy (a stand-in until the first call, which a server may
   hold: a ``functools.partial`` that then calls the runtime's function),
   for a trivial WSGI handler and for a minimal Flask request served through
   the handler (in process, through the WSGI interface).
-- The late-import guard with nothing loaded, taken from the generated block.
 
-Import times are in ``startup.py``.
+Import times, and the late-import guard, are in ``startup.py``.
 """
 
 from __future__ import annotations
@@ -20,7 +19,6 @@ from bench.entries import (
     BARE_RUNTIME,
     ENTRY_SOURCE,
     FLASK_HANDLER_RUNTIME,
-    FLASK_RUNTIME,
     write_runtime_package,
 )
 from bench.measure import (
@@ -42,7 +40,6 @@ from rewriter.runner import rewrite_file
 SCRIPTS = Path(__file__).resolve().parent / "scripts"
 LAZY_EXTRA = 60e-9  # seconds per call the lazy stand-in may add to a trivial handler
 LAZY_REQUEST = 1.01  # and the ratio it may reach on a minimal Flask request
-GUARD_BUDGET = 0.0005
 INIT = Settings(init="./instrument_server.py")
 LAZY = Settings(init="./instrument_server.py", lazy=True)
 
@@ -113,21 +110,5 @@ def call_rows(work: Path, config: Config) -> list[Row]:
     return rows
 
 
-def guard_row(work: Path) -> Row:
-    entry = write_runtime_package(work, "guarded", FLASK_RUNTIME, ENTRY_SOURCE)
-    rewrite(entry, INIT)
-    data = run_json([python(), SCRIPTS / "guard_time.py", entry, "guarded"], env=clean_env())
-    seconds = data["seconds"]
-    return Row(
-        f"runtime, late-import guard with nothing loaded ({data['modules']} modules checked)",
-        f"{us(seconds)} per import of the entry",
-        f"{seconds / GUARD_BUDGET:.3f} of 0.5 ms",
-        "≤ 0.5 ms",
-        PASS if seconds <= GUARD_BUDGET else MISS,
-    )
-
-
 def run(work: Path, config: Config) -> list[Row]:
-    rows = call_rows(work / "calls", config)
-    rows.append(guard_row(work / "guard"))
-    return rows
+    return call_rows(work / "calls", config)

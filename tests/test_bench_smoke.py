@@ -53,13 +53,13 @@ EXPECTED_ROWS = [
         for variant in IMPORT_VARIANTS
         for cache in ("bytecode cached", "no bytecode cache")
     ),
+    "import, late-import guard with nothing loaded",
     "import, modules in `sys.modules` after the rewritten bare runtime",
     *(f"generated code, {variant}: lines" for variant in IMPORT_VARIANTS),
     "import, small Flask app",
     "runtime, per call, eager",
     "runtime, per call, lazy, after the first call: the stand-in a server holds",
     "runtime, per call, lazy, after the first call: a minimal Flask request",
-    "runtime, late-import guard",
     "preload: process start to first request served, `--mode preload` vs"
     " `opentelemetry-instrument`, every installed integration",
     "preload: process start to first request served, `--mode preload` vs"
@@ -165,7 +165,8 @@ def test_compiled_templates_are_cached_per_newline_style(tmp_path: Path) -> None
     lf, crlf, lf_again, crlf_again = outputs
     assert (lf_again, crlf_again) == (lf, crlf)
     assert b"\r" not in lf
-    assert crlf.count(b"\n") == crlf.count(b"\r\n") > 100
+    assert b"# rewriter:init" in crlf
+    assert crlf.count(b"\n") == crlf.count(b"\r\n") > 50
     cached = [path.name for path in tmp_path.glob(f"_jinja2-cache-{os.getuid()}/*.cache")]
     assert any("_lf_" in name for name in cached)
     assert any("_crlf_" in name for name in cached)
