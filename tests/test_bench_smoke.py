@@ -172,26 +172,26 @@ def test_compiled_templates_are_cached_per_newline_style(tmp_path: Path) -> None
     assert any("_crlf_" in name for name in cached)
 
 
+def python_run(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """Run this interpreter with ``args``, for a minute at most; its output captured."""
+    return subprocess.run(
+        [sys.executable, *args],
+        cwd=cwd,
+        env=environment(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
 def test_import_time_starts_the_clock_before_anything_the_import_loads(tmp_path: Path) -> None:
     # The script used to import `importlib` before its clock: modules that a
     # rewritten entry imports through it were loaded, untimed, on both sides.
     package = tmp_path / "entry"
     package.mkdir()
     (package / "__init__.py").write_text("import importlib, functools, warnings, os\n")
-    completed = subprocess.run(
-        [
-            sys.executable,
-            "-I",
-            "-S",
-            ROOT / "bench" / "scripts" / "import_time.py",
-            tmp_path,
-            "entry",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    completed = python_run("-I", "-S", IMPORT_TIME, tmp_path, "entry")
     assert completed.returncode == 0, completed.stderr
     report = json.loads(completed.stdout)
     assert {"entry", "importlib", "functools", "warnings", "os"} <= set(report["modules"])
@@ -201,13 +201,7 @@ def test_import_time_starts_the_clock_before_anything_the_import_loads(tmp_path:
 
 def test_import_time_refuses_an_interpreter_that_ran_site(tmp_path: Path) -> None:
     (tmp_path / "entry.py").write_text("")
-    completed = subprocess.run(
-        [sys.executable, "-I", IMPORT_TIME, tmp_path, "entry"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    completed = python_run("-I", IMPORT_TIME, tmp_path, "entry")
     assert completed.returncode != 0
     assert "-I -S" in completed.stderr
 
@@ -224,15 +218,7 @@ ballast[::4096] = b"1" * len(ballast[::4096])  # resident, not only reserved
 grow = "x = bytearray(200 * 2**20); x[::4096] = b'1' * len(x[::4096])"
 print(json.dumps([peak_python(["-c", grow])[1], peak_python(["-c", "pass"])[1]]))
 """
-    completed = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=ROOT,
-        env=environment(),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    completed = python_run("-c", code, cwd=ROOT)
     assert completed.returncode == 0, completed.stderr
     big, small = json.loads(completed.stdout)
     assert 200 * 2**20 < big < 290 * 2**20
