@@ -15,9 +15,9 @@ starts before the first module that either entry imports.
   a read-only deploy. The standard library keeps the bytecode it was
   installed with.
 
-Rows compare the medians of the wall-clock times over interleaved rounds;
-the difference of the children's median CPU times is shown beside them, as a
-check when other processes share the machine.
+Rows compare the medians, over interleaved rounds, of each child's CPU
+time for the import (the verdict: see ``compare``), and show the medians of
+the wall clock beside them.
 
 A lazy entry imports its runtime on the first call of ``handler``, so for
 the lazy rows both sides are timed up to the end of that first call. Both
@@ -182,7 +182,7 @@ def bare_runtime_rows(work: Path, config: Config) -> list[Row]:
         child()  # writes the bytecode of the cached trees (-B writes none for the others)
         child.cpu.clear()
     times = interleave(sides, config.import_rounds)
-    median = {child: times[name] for name, child in sides}
+    wall = {child: times[name] for name, child in sides}
     for (cache, call), child in hand.items():
         problem = child.init_problem()
         if problem is not None:
@@ -195,8 +195,8 @@ def bare_runtime_rows(work: Path, config: Config) -> list[Row]:
                 rows.append(Row(label, prepared, "-", "-", NOT_AVAILABLE))
             else:
                 child, reference = prepared.children[cache], hand[cache, variant.call]
-                rows.append(import_row(label, variant, cache, child, reference, median))
-    rows.append(guard_row(variants[DEFAULT], variants[NO_GUARD], median))
+                rows.append(import_row(label, variant, cache, child, reference, wall))
+    rows.append(guard_row(variants[DEFAULT], variants[NO_GUARD], wall))
     rows.append(extra_modules_row(variants, hand))
     for variant, prepared in variants.items():
         label = f"generated code, {variant.name}: lines the rewrite adds to the {BARE}'s entry"
@@ -234,30 +234,45 @@ def rewrite_variant(work: Path, variant: Variant) -> Rewritten | str:
     )
 
 
+def compare(child: Child, reference: Child, wall: dict[Child, float]) -> tuple[float, str]:
+    """The extra CPU time of ``child`` over ``reference`` (seconds), and both figures as text.
+
+    The verdict is on CPU time: an import is computation (the files come
+    from the page cache, bytecode is compiled in the process), and other
+    processes on a shared machine stretch a 2 ms wall clock by more than the
+    0.1 ms budget. The wall-clock medians are shown beside it.
+    """
+    new, old = child.median_cpu(), reference.median_cpu()
+    extra_wall = wall[child] - wall[reference]
+    text = (
+        f"CPU {ms(new)} vs {ms(old)} ({(new - old) * 1000:+.2f} ms);"
+        f" wall {ms(wall[child])} vs {ms(wall[reference])} ({extra_wall * 1000:+.2f} ms)"
+    )
+    return new - old, text
+
+
 def import_row(
     label: str,
     variant: Variant,
     cache: Cache,
     child: Child,
     reference: Child,
-    median: dict[Child, float],
+    wall: dict[Child, float],
 ) -> Row:
-    new, old = median[child], median[reference]
-    extra = new - old
-    cpu = child.median_cpu() - reference.median_cpu()
-    measured = f"{ms(new)} vs {ms(old)} ({extra * 1000:+.2f} ms; CPU time {cpu * 1000:+.2f} ms)"
+    extra, measured = compare(child, reference, wall)
     if variant.call:
-        measured += ", import and first call of `handler`"
+        measured += "; import and first call of `handler`"
     problem = child.init_problem()
     if problem is not None:
         measured += f"; {problem}"
     status = PASS if extra <= cache.budget and problem is None else MISS
-    target = f"≤ +{cache.budget * 1000:.2f} ms, init before the runtime"
-    return Row(label, measured, f"{new / old:.2f}x", target, status)
+    target = f"≤ +{cache.budget * 1000:.2f} ms CPU, init before the runtime"
+    ratio = child.median_cpu() / reference.median_cpu()
+    return Row(label, measured, f"{ratio:.2f}x", target, status)
 
 
 def guard_row(
-    guarded: Rewritten | str, unguarded: Rewritten | str, median: dict[Child, float]
+    guarded: Rewritten | str, unguarded: Rewritten | str, wall: dict[Child, float]
 ) -> Row:
     """The late-import guard with nothing loaded: the default mode against ``guard = false``."""
     label = (
@@ -267,15 +282,12 @@ def guard_row(
     if isinstance(guarded, str) or isinstance(unguarded, str):
         reason = guarded if isinstance(guarded, str) else unguarded
         return Row(label, str(reason), "-", "-", NOT_AVAILABLE)
-    child, reference = guarded.children[CACHED], unguarded.children[CACHED]
-    extra = median[child] - median[reference]
-    cpu = child.median_cpu() - reference.median_cpu()
+    extra, measured = compare(guarded.children[CACHED], unguarded.children[CACHED], wall)
     return Row(
         label,
-        f"{ms(median[child])} vs {ms(median[reference])} ({extra * 1000:+.2f} ms;"
-        f" CPU time {cpu * 1000:+.2f} ms)",
+        measured,
         f"{extra / GUARD_BUDGET:+.2f} of 0.5 ms",
-        "≤ +0.5 ms",
+        "≤ +0.5 ms CPU",
         PASS if extra <= GUARD_BUDGET else MISS,
     )
 
@@ -326,16 +338,17 @@ def flask_rows(work: Path, config: Config) -> list[Row]:
     sides = {name: Child(work / name, CACHED, path=paths) for name in ("rewritten", "hand")}
     for side in sides.values():
         side()
+        side.cpu.clear()
     times = interleave(list(sides.items()), config.import_rounds)
-    new, old = times["rewritten"], times["hand"]
-    extra = new - old
-    allowed = max(0.05 * old, 0.0005)
+    child, reference = sides["rewritten"], sides["hand"]
+    extra, measured = compare(child, reference, {side: times[name] for name, side in sides.items()})
+    allowed = max(0.05 * reference.median_cpu(), 0.0005)
     return [
         Row(
             "import, small Flask app, bytecode cached: rewritten entry vs hand-written",
-            f"{ms(new)} vs {ms(old)} ({extra * 1000:+.2f} ms)",
-            f"{new / old:.3f}x",
-            "≤ +5% or +0.5 ms",
+            measured,
+            f"{child.median_cpu() / reference.median_cpu():.3f}x",
+            "≤ +5% or +0.5 ms CPU",
             PASS if extra <= allowed else MISS,
         )
     ]
