@@ -2,7 +2,7 @@
 
 Run from the repository root, in the project's environment::
 
-    python -m bench                              # everything (about 20 minutes on 2 cores)
+    python -m bench                              # everything (20 to 25 minutes on 2 cores)
     python -m bench --quick                      # tiny sizes, one round: proves it runs
     python -m bench --only single --only tree    # some groups
     python -m bench --results bench/RESULTS.md   # also write the table and the machine
