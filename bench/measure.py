@@ -8,14 +8,17 @@ compared.
 
 from __future__ import annotations
 
+import json
 import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 PASS, MISS, INFO, NOT_AVAILABLE, ERROR = "PASS", "MISS", "INFO", "N/A", "ERROR"
 STATUSES = (PASS, MISS, INFO, NOT_AVAILABLE, ERROR)
@@ -76,6 +79,76 @@ def run_process(
     return elapsed, completed.stdout
 
 
+def run_json(argv: Sequence[str | Path], *, env: Mapping[str, str] | None = None) -> Any:
+    """Run a command that prints one JSON value; the value. Raises BenchError on a bad exit."""
+    _, out = run_process(argv, env=env)
+    return json.loads(out)
+
+
+def imported_modules(
+    argv: Sequence[str | Path], *, cwd: Path | None = None, env: Mapping[str, str] | None = None
+) -> set[str]:
+    """Every module a Python command imported, read from its ``-X importtime`` lines.
+
+    ``argv`` starts with the interpreter; ``-X importtime`` is added after it.
+    Raises BenchError on a bad exit.
+    """
+    command = [str(argv[0]), "-X", "importtime", *(str(part) for part in argv[1:])]
+    completed = subprocess.run(
+        command, cwd=cwd, env=env, capture_output=True, text=True, check=False
+    )
+    if completed.returncode != 0:
+        raise BenchError(
+            f"{command!r} exited with {completed.returncode}:\n{completed.stderr[-2000:]}"
+        )
+    return {
+        line.rpartition("|")[2].strip()
+        for line in completed.stderr.splitlines()
+        if line.startswith("import time:")
+    }
+
+
+PEAK_MEMORY = Path(__file__).resolve().parent / "scripts" / "peak_memory.py"
+
+
+def peak_python(
+    args: Sequence[str | Path], *, cwd: Path | None = None, env: Mapping[str, str] | None = None
+) -> tuple[float, int]:
+    """Run ``python ARGS...``; its wall time in seconds and its peak resident set size in bytes.
+
+    The peak is the child's own, read by ``scripts/peak_memory.py`` inside
+    it when the program ends (see there why ``wait4``'s ``ru_maxrss`` will
+    not do). Raises BenchError on a non-zero exit.
+    """
+    with tempfile.TemporaryDirectory() as directory:
+        output = Path(directory) / "peak"
+        elapsed, _ = run_process([python(), PEAK_MEMORY, output, *args], cwd=cwd, env=env)
+        return elapsed, int(output.read_text(encoding="ascii"))
+
+
+DROP_CACHES = Path("/proc/sys/vm/drop_caches")
+
+
+def page_cache_problem() -> str | None:
+    """Why ``drop_page_cache`` cannot work here (it needs root and a writable ``/proc/sys``)."""
+    if not os.access(DROP_CACHES, os.W_OK):
+        return f"cannot drop the page cache here (no write access to {DROP_CACHES})"
+    return None
+
+
+def drop_page_cache() -> None:
+    """Empty the kernel's page cache (clean pages only, after a sync). Raises BenchError if denied.
+
+    It drops every file's pages on the machine, not only ours, so other
+    processes read from the disk again too.
+    """
+    os.sync()
+    try:
+        DROP_CACHES.write_text("3\n")
+    except OSError as error:
+        raise BenchError(f"cannot drop the page cache ({DROP_CACHES}: {error.strerror})") from None
+
+
 def timed_process(argv: Sequence[str | Path], **options: object) -> Callable[[], float]:
     """A side for ``interleave`` that runs a command and returns its wall time."""
 
@@ -111,6 +184,11 @@ def python() -> str:
     return sys.executable
 
 
+def bare_python(*flags: str) -> list[str]:
+    """This interpreter, isolated (``-I``) and without ``site`` (``-S``): no ``.pth`` file runs."""
+    return [python(), "-I", "-S", *flags]
+
+
 def ms(seconds: float) -> str:
     value = seconds * 1000
     return f"{value:.0f} ms" if value >= 100 else f"{value:.1f} ms"
@@ -122,6 +200,13 @@ def us(seconds: float) -> str:
 
 def ns(seconds: float) -> str:
     return f"{seconds * 1e9:.0f} ns"
+
+
+def mib(size: int) -> str:
+    value = size / 2**20
+    if value < 1:
+        return f"{size / 1024:,.0f} KiB"
+    return f"{value:,.{0 if value >= 10 else 1}f} MiB"
 
 
 def ratio(value: float) -> str:

@@ -2,16 +2,28 @@
 
 The same Flask application, plain for ``opentelemetry-instrument python
 serve_one.py`` and rewritten with ``--mode preload`` for ``python
-serve_one.py``, which then sets an SDK tracer provider itself (late
-initialisation). Both must serve the request through the instrumented
-Flask class. Exporters are off on both sides. The plain application without
-any instrumentation is timed in the same rounds, as the floor that both
-sides start from.
+serve_one.py``. Both must serve the request through the instrumented Flask
+class. Exporters are off on both sides. The plain application without any
+instrumentation is timed in the same rounds, as the floor that both sides
+start from. Two comparisons:
+
+- as a user gets them by default: preload with every installed integration,
+  the application setting a bare SDK tracer provider itself, against
+  ``opentelemetry-instrument`` with every installed instrumentor and its
+  SDK configuration;
+- fair: both instrument Flask alone and configure the same SDK. Preload is
+  run with ``--preload flask``; ``opentelemetry-instrument`` with
+  ``OTEL_PYTHON_DISABLED_INSTRUMENTATIONS`` naming every other installed
+  instrumentor (it then neither imports nor checks them); and the preloaded
+  application configures the SDK through the same distro and configurator
+  classes that ``opentelemetry-instrument`` loads (``serve_one.py --sdk``).
+  Both must end with an SDK ``TracerProvider``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from importlib.metadata import entry_points
 from pathlib import Path
 
 from bench.config import Config
@@ -33,31 +45,58 @@ from rewriter.runner import rewrite_file
 
 SCRIPTS = Path(__file__).resolve().parent / "scripts"
 INSTRUMENTED = "_InstrumentedFlask"
+SDK_PROVIDER = "TracerProvider"
 TARGET = 0.6  # the issue: at most 0.6x the time of opentelemetry-instrument
 LABEL = (
     "preload: process start to first request served, `--mode preload` vs `opentelemetry-instrument`"
 )
+DEFAULT = f"{LABEL}, every installed integration"
+FAIR = f"{LABEL}, fair: Flask alone on both sides, the same SDK configuration"
 
 
 def run(work: Path, config: Config) -> list[Row]:
     instrument = Path(python()).parent / "opentelemetry-instrument"
     if not instrument.exists():
-        return [Row(LABEL, "opentelemetry-instrument is not installed", "-", "-", NOT_AVAILABLE)]
+        reason = "opentelemetry-instrument is not installed"
+        return [Row(label, reason, "-", "-", NOT_AVAILABLE) for label in (DEFAULT, FAIR)]
     write_runtime_package(work, "plain", FLASK_RUNTIME, ENTRY_SOURCE)
     preloaded = write_runtime_package(work, "preloaded", FLASK_RUNTIME, ENTRY_SOURCE)
-    report = rewrite_file(preloaded, Settings(mode="preload"))
-    if report.status != "changed":
-        reason = report.error.message if report.error else "nothing changed"
-        return [Row(LABEL, f"not available: {reason}", "-", "-", NOT_AVAILABLE)]
+    flask_only = write_runtime_package(work, "flaskonly", FLASK_RUNTIME, ENTRY_SOURCE)
+    for entry, settings in (
+        (preloaded, Settings(mode="preload")),
+        (flask_only, Settings(mode="preload", preload=("flask",))),
+    ):
+        report = rewrite_file(entry, settings)
+        if report.status != "changed":
+            reason = report.error.message if report.error else "nothing changed"
+            return [
+                Row(label, f"not available: {reason}", "-", "-", NOT_AVAILABLE)
+                for label in (DEFAULT, FAIR)
+            ]
     off = {f"OTEL_{kind}_EXPORTER": "none" for kind in ("TRACES", "METRICS", "LOGS")}
     env = clean_env(**off)
+    others = sorted(
+        point.name
+        for point in entry_points(group="opentelemetry_instrumentor")
+        if point.name != "flask"
+    )
+    fair_env = clean_env(**off, OTEL_PYTHON_DISABLED_INSTRUMENTATIONS=",".join(others))
     script = SCRIPTS / "serve_one.py"
 
-    def side(argv: list[str | Path], instrumented: bool = True) -> Callable[[], float]:
+    def side(
+        argv: list[str | Path],
+        environment: dict[str, str],
+        *,
+        instrumented: bool = True,
+        provider: str | None = None,
+    ) -> Callable[[], float]:
         def run() -> float:
-            elapsed, out = run_process(argv, env=env)
-            if not out.startswith("200 ") or (INSTRUMENTED in out) != instrumented:
+            elapsed, out = run_process(argv, env=environment)
+            fields = out.split()
+            if fields[:1] != ["200"] or (INSTRUMENTED in fields) != instrumented:
                 raise BenchError(f"instrumented Flask should be {instrumented}: {out!r}")
+            if provider is not None and fields[-1] != provider:
+                raise BenchError(f"the tracer provider should be {provider}: {out!r}")
             return elapsed
 
         if config.warm_up:
@@ -66,20 +105,48 @@ def run(work: Path, config: Config) -> list[Row]:
 
     times = interleave(
         [
-            ("preload", side([python(), script, work, "preloaded.index", "--tracer-provider"])),
-            ("otel", side([instrument, python(), script, work, "plain.index"])),
-            ("floor", side([python(), script, work, "plain.index"], instrumented=False)),
+            (
+                "preload",
+                side([python(), script, work, "preloaded.index", "--tracer-provider"], env),
+            ),
+            ("otel", side([instrument, python(), script, work, "plain.index"], env)),
+            (
+                "preload fair",
+                side(
+                    [python(), script, work, "flaskonly.index", "--sdk"], env, provider=SDK_PROVIDER
+                ),
+            ),
+            (
+                "otel fair",
+                side(
+                    [instrument, python(), script, work, "plain.index"],
+                    fair_env,
+                    provider=SDK_PROVIDER,
+                ),
+            ),
+            ("floor", side([python(), script, work, "plain.index"], env, instrumented=False)),
         ],
         config.preload_rounds,
     )
-    value = times["preload"] / times["otel"]
-    return [
-        Row(
-            LABEL,
-            f"{ms(times['preload'])} vs {ms(times['otel'])} (the plain app, not instrumented: "
-            f"{ms(times['floor'])})",
-            ratio(value),
-            f"≤ {TARGET:.2f}x",
-            at_most(value, TARGET),
+    floor = f"the plain app, not instrumented: {ms(times['floor'])}"
+    rows = []
+    for label, ours, theirs, extra in (
+        (DEFAULT, "preload", "otel", ""),
+        (
+            FAIR,
+            "preload fair",
+            "otel fair",
+            f"; disabled for opentelemetry-instrument: {', '.join(others) or 'none'}",
+        ),
+    ):
+        value = times[ours] / times[theirs]
+        rows.append(
+            Row(
+                label,
+                f"{ms(times[ours])} vs {ms(times[theirs])} ({floor}{extra})",
+                ratio(value),
+                f"≤ {TARGET:.2f}x",
+                at_most(value, TARGET),
+            )
         )
-    ]
+    return rows

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import big, preload, runtime, single, tree
+from bench import big, memory, preload, runtime, single, startup, tree
 from bench.config import FULL, QUICK, Config
 from bench.measure import ERROR, Row, table
 
@@ -23,7 +23,9 @@ Suite = Callable[[Path, Config], list[Row]]
 GROUPS: dict[str, Sequence[tuple[str, Suite]]] = {
     "single": [("single", single.run)],
     "big": [("big", big.run)],
+    "memory": [("memory", memory.run)],
     "tree": [("second-run", tree.second_run), ("first-run", tree.first_run)],
+    "import": [("import", startup.run)],
     "runtime": [("runtime", runtime.run)],
     "preload": [("preload", preload.run)],
 }

@@ -1,25 +1,41 @@
 """One entry from the command line, against the floor ``python -c "import libcst"``.
 
 The entry (about 200 lines, see ``entries.py``) is restored from a pristine
-copy before every run, so each run is a real first rewrite: read, rewrite,
-verify, write.
+copy before every first run, so each is a real first rewrite: read,
+rewrite, verify, write. Rows:
+
+- first run, warm: every cache as the previous rounds left it (the page
+  cache, the bytecode of every module, jinja2's compiled templates);
+- first run, cold: before each run of either side, the kernel's page cache
+  is dropped (``/proc/sys/vm/drop_caches``, so every file is read from the
+  disk again) and ``TMPDIR`` is a new empty directory (no compiled
+  templates). The bytecode of the installed packages and of the standard
+  library stays, as ``pip install`` and the Python installer wrote it;
+- second run: ``--check`` on the rewritten entry, and which of the heavy
+  modules that run imported (from ``python -X importtime``);
+- the imports alone, and ``--version``, for where the time goes.
 """
 
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 from bench.config import Config
 from bench.entries import write_app
 from bench.measure import (
     INFO,
+    NOT_AVAILABLE,
     BenchError,
     Row,
     at_most,
     clean_env,
+    drop_page_cache,
+    imported_modules,
     interleave,
     ms,
+    page_cache_problem,
     python,
     ratio,
     run_process,
@@ -27,29 +43,44 @@ from bench.measure import (
 )
 
 TARGET = 1.3
+CHECK_TARGET = 0.5
+HEAVY = ("libcst", "jinja2", "pathspec")
+FLOOR = "`python -c 'import libcst'`"
+PYPROJECT = '[tool.rewriter]\ninit = "./instrument_server.py"\n'
+REWRITE = ("-m", "rewriter", "-q", "app/index.py")
+# -X importtime also lists the imports that failed (`msvcrt`, `nt`, ...), as
+# the run tried them: try them too.
+IMPORT_ALL = """
+import sys
+for name in sys.argv[1:]:
+    try:
+        __import__(name)
+    except ImportError:
+        pass
+"""
 
 
 def run(work: Path, config: Config) -> list[Row]:
     entry = write_app(work / "app", config.single_lines)
-    (work / "pyproject.toml").write_text('[tool.rewriter]\ninit = "./instrument_server.py"\n')
-    pristine = entry.with_name("index.py.pristine")
-    shutil.copyfile(entry, pristine)
+    (work / "pyproject.toml").write_text(PYPROJECT)
+    pristine = entry.read_text()
     env = clean_env()
+    lines = len(pristine.splitlines())
 
-    def rewrite() -> float:
-        shutil.copyfile(pristine, entry)
-        elapsed, _ = run_process(
-            [python(), "-m", "rewriter", "-q", "app/index.py"], cwd=work, env=env
-        )
-        if entry.read_text() == pristine.read_text():
+    def rewrite(environment: dict[str, str] = env) -> float:
+        entry.write_text(pristine)
+        elapsed, _ = run_process([python(), *REWRITE], cwd=work, env=environment)
+        if entry.read_text() == pristine:
             raise BenchError("the entry was not rewritten")
         return elapsed
 
     floor = timed_process([python(), "-c", "import libcst"], env=env)
-    # The modules a one-entry run imports (jinja2 and tomllib included), and
-    # nothing run: the part of the single-entry ratio that is import time alone.
-    modules = "libcst, tomllib, rewriter.cli, rewriter.runner, rewriter.core, rewriter.fastpath"
-    imports = timed_process([python(), "-c", f"import {modules}, rewriter.verify"], env=env)
+    # Every module a one-entry run imports, and nothing run: the part of the
+    # single-entry ratio that is import time alone.
+    entry.write_text(pristine)
+    run_modules = imported_modules([python(), *REWRITE], cwd=work, env=env)
+    modules = sorted(name for name in run_modules if name and "__main__" not in name)
+    imports = timed_process([python(), "-c", IMPORT_ALL, *modules], env=env)
     version = timed_process([python(), "-m", "rewriter", "--version"], env=env)
     bare = timed_process([python(), "-c", "pass"], env=env)
     if config.warm_up:
@@ -64,20 +95,20 @@ def run(work: Path, config: Config) -> list[Row]:
         ],
         config.single_rounds,
     )
-    lines = len(pristine.read_text().splitlines())
     value = times["rewrite"] / times["floor"]
-    return [
+    what = f"on a {lines}-line entry vs {FLOOR}"
+    rows = [
         Row(
-            f"single entry: `python -m rewriter` on a {lines}-line entry"
-            " vs `python -c 'import libcst'`",
+            f"single entry, first run, warm: `python -m rewriter` {what}",
             f"{ms(times['rewrite'])} vs {ms(times['floor'])}",
             ratio(value),
             f"≤ {TARGET:.2f}x",
             at_most(value, TARGET),
         ),
+        cold_row(work, config, rewrite, what),
+        *second_run_rows(work, config, env),
         Row(
-            "single entry, imports alone: rewriter's modules (jinja2 included)"
-            " vs `python -c 'import libcst'`",
+            f"single entry, imports alone: every module a first run imports vs {FLOOR}",
             f"{ms(times['imports'])} vs {ms(times['floor'])}",
             ratio(times["imports"] / times["floor"]),
             "-",
@@ -88,6 +119,75 @@ def run(work: Path, config: Config) -> list[Row]:
             f"{ms(times['version'])} vs {ms(times['bare'])}",
             ratio(times["version"] / times["bare"]),
             "-",
+            INFO,
+        ),
+    ]
+    return rows
+
+
+def cold_row(
+    work: Path, config: Config, rewrite: Callable[[dict[str, str]], float], what: str
+) -> Row:
+    label = (
+        "single entry, first run, cold (page cache dropped, no compiled templates):"
+        f" `python -m rewriter` {what}"
+    )
+    reason = page_cache_problem()
+    if reason is not None:
+        return Row(label, reason, "-", "-", NOT_AVAILABLE)
+    temporary = work / "tmp"
+
+    def cold(run: Callable[[dict[str, str]], float]) -> Callable[[], float]:
+        def side() -> float:
+            shutil.rmtree(temporary, ignore_errors=True)
+            temporary.mkdir()
+            environment = clean_env(TMPDIR=str(temporary))
+            drop_page_cache()
+            return run(environment)
+
+        return side
+
+    def floor(environment: dict[str, str]) -> float:
+        return run_process([python(), "-c", "import libcst"], env=environment)[0]
+
+    times = interleave([("rewrite", cold(rewrite)), ("floor", cold(floor))], config.cold_rounds)
+    value = times["rewrite"] / times["floor"]
+    return Row(
+        label,
+        f"{ms(times['rewrite'])} vs {ms(times['floor'])}",
+        ratio(value),
+        f"≤ {TARGET:.2f}x",
+        at_most(value, TARGET),
+    )
+
+
+def second_run_rows(work: Path, config: Config, env: dict[str, str]) -> list[Row]:
+    """``--check`` on the entry the first run rewrote, and what that run imports."""
+    check = [python(), "-m", "rewriter", "-q", "--check", "app/index.py"]
+    run_process(check, cwd=work, env=env)  # exit 0: already rewritten and sound
+    floor = timed_process([python(), "-c", "import libcst"], env=env)
+    times = interleave(
+        [("check", timed_process(check, cwd=work, env=env)), ("floor", floor)],
+        config.single_rounds,
+    )
+    value = times["check"] / times["floor"]
+    imported = imported_modules(check, cwd=work, env=env)
+    heavy = [name for name in HEAVY if name in imported]
+    return [
+        Row(
+            f"single entry, second run: `python -m rewriter --check` on the rewritten entry"
+            f" vs {FLOOR}",
+            f"{ms(times['check'])} vs {ms(times['floor'])}",
+            ratio(value),
+            f"≤ {CHECK_TARGET:.2f}x",
+            at_most(value, CHECK_TARGET),
+        ),
+        Row(
+            "single entry, second run: heavy modules that `--check` imported"
+            " (`python -X importtime`)",
+            ", ".join(heavy) or "none",
+            "-",
+            "no libcst",
             INFO,
         ),
     ]

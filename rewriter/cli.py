@@ -12,7 +12,7 @@ import argparse
 import difflib
 import os
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import NoReturn
 
@@ -146,7 +146,8 @@ def _run(args: argparse.Namespace, stdout: Stdout) -> int:
             _emit(report, args, stdout, write=write)
             reports.append(report)
             continue
-        for report in progress.track(run_entries(entries, settings, write=write, **verify)):
+        reported = run_entries(entries, settings, write=write, notify=_note(args), **verify)
+        for report in progress.track(reported):
             _emit(report, args, stdout, write=write)
             reports.append(report)
     build = BuildReport(tuple(reports))
@@ -383,6 +384,13 @@ def _rewrite_stdin(settings: Settings, stdout: Stdout, *, check: bool, diff: boo
         return FileReport.from_error(STDIN, error.diagnostic)
     stdout.write_bytes(data)
     return report
+
+
+def _note(args: argparse.Namespace) -> Callable[[str], None] | None:
+    """Where the runner's notes go: stderr with ``-v``, nowhere otherwise."""
+    if not args.verbose:
+        return None
+    return say
 
 
 def _emit(

@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import gc
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,7 @@ from rewriter.errors import ConfigError, Diagnostic, RewriteError
 from rewriter.files import DiskTree, encode_source, read_source
 from rewriter.report import BuildReport, FileReport
 from rewriter.result import Result
+from rewriter.workers import choose_workers
 from rewriter.writing import leftover_warnings, write_atomic
 
 
@@ -186,11 +187,14 @@ def run_entries(
     write: bool = True,
     jobs: int | None = None,
     verify_rewrite: bool | None = None,
+    notify: Callable[[str], object] | None = None,
 ) -> Iterator[FileReport]:
     """Rewrite ``entries`` like ``rewrite_file``; yield the reports in the order of ``entries``.
 
     ``jobs`` (default: ``settings.jobs``, else the number of usable CPUs)
-    is the number of worker processes. Entries go to the workers in small
+    is the most worker processes to start; fewer start when memory would
+    not hold them (``rewriter.workers``), and ``notify`` is then called with
+    a line that says why. Entries go to the workers in small
     chunks, and each report is yielded as soon as it and all before it are
     done, so the output does not depend on which worker finishes first. With
     one job or one entry, or where no process pool can be started, everything
@@ -198,7 +202,11 @@ def run_entries(
     if one dies during the run, every entry without a report yet is
     rewritten in a process of its own (``rewriter.isolation``).
     """
-    workers = min(jobs or settings.jobs or _usable_cpus(), len(entries))
+    wanted = min(jobs or settings.jobs or _usable_cpus(), len(entries))
+    plan = choose_workers(wanted, entries, settings.max_size)
+    if plan.note is not None and notify is not None:
+        notify(plan.note)
+    workers = plan.workers
     options: dict[str, Any] = {"write": write}
     if verify_rewrite is not None:
         options["verify_rewrite"] = verify_rewrite

@@ -1,6 +1,7 @@
-"""Baseline of the tree benchmark: parse and print every entry under a directory with LibCST.
+"""Baseline of the tree and memory benchmarks: parse and print entries with LibCST.
 
-Usage: python libcst_roundtrip.py BUILD_DIR
+Usage: python libcst_roundtrip.py PATH
+PATH is one file, or a directory whose ``index.py`` files are all taken.
 """
 
 from __future__ import annotations
@@ -12,10 +13,12 @@ import libcst
 
 
 def main() -> int:
-    for path in sorted(Path(sys.argv[1]).rglob("index.py")):
-        text = path.read_text(encoding="utf-8")
+    path = Path(sys.argv[1])
+    files = [path] if path.is_file() else sorted(path.rglob("index.py"))
+    for file in files:
+        text = file.read_text(encoding="utf-8")
         if libcst.parse_module(text).code != text:
-            print(f"the round trip changed {path}", file=sys.stderr)
+            print(f"the round trip changed {file}", file=sys.stderr)
             return 1
     return 0
 
