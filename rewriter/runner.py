@@ -239,11 +239,14 @@ def _run_in_pool(
 
     method = multiprocessing.get_start_method(allow_none=True)
     if (method or multiprocessing.get_all_start_methods()[0]) == "fork":
-        # Forked workers share what is imported here; otherwise each
-        # one would import LibCST again.
+        # Forked workers share what is imported here. A run that writes
+        # rewrites, so each worker would import LibCST again; a check is
+        # mostly of rewritten entries, which the fast path reads without it.
         import rewriter.core
-        import rewriter.transforms.assemble
-        import rewriter.verify  # noqa: F401
+        import rewriter.verify
+
+        if options.get("write", True):
+            import rewriter.transforms.assemble  # noqa: F401
     from rewriter.lifeline import stop_workers
 
     pool = ProcessPoolExecutor(
