@@ -72,17 +72,23 @@ def render(plan: EntryPlan) -> str:
     For an entry that already is its own rewrite (``plan.unchanged``), this
     is its source: ``tests/test_fastpath.py`` holds the two to that.
     """
-    from rewriter.transforms.assemble import Pieces, assemble
+    from rewriter.transforms.assemble import Pieces, assemble, take_apart
 
-    module = parse_module(plan.analysed)
+    module, lines = take_apart(parse_module(plan.analysed), plan.recovery)
     newline = module.default_newline
-    block = _generated(plan, plan.kind, plan.block_text, newline, plan.layout.moved)
+    prefix = plan.layout.prefix
+    # A moved statement that comes first brings its comment lines, which
+    # LibCST will read as the module's header: the marker counts them.
+    above = len(lines[prefix[0]].leading_lines) if prefix else 0
+    block = _generated(plan, plan.kind, plan.block_text, newline, (plan.layout.moved, above))
     lazy = None
     if plan.lazy_text is not None:
-        lazy = _generated(plan, "lazy", plan.lazy_text, newline, ())
+        lazy = _generated(plan, "lazy", plan.lazy_text, newline, ((), 0))
         lazy = lazy.with_changes(leading_lines=[_empty_line(), _empty_line(), *lazy.leading_lines])
     pieces = Pieces(block, lazy, plan.pin_error)
-    rewritten = assemble(module, plan.recovery, plan.layout, pieces, _reexport_renderer(newline))
+    rewritten = assemble(
+        module, lines, plan.recovery, plan.layout, pieces, _reexport_renderer(newline)
+    )
     _check_footer_rereads(rewritten, plan.analysed)
     output = rewritten.code
     try:
@@ -124,13 +130,22 @@ def _check_footer_rereads(module: cst.Module, source: str) -> None:
 
 
 def _generated(
-    plan: EntryPlan, kind: str, code: str, newline: str, moved: tuple[int, ...]
+    plan: EntryPlan, kind: str, code: str, newline: str, moved: tuple[tuple[int, ...], int]
 ) -> Statement:
+    """The generated statement ``code`` with its marker comments; ``moved`` is
+    the moved statements' record: their 1-based positions and how many
+    comment lines above the first of them came along."""
     from rewriter.templates import render_statements
 
     (statement,) = render_statements_of(code, newline)
+    positions, above = moved
     marker = render_statements(
-        "marker.py.j2", newline, kind=kind, digest=_digest(code), moved=moved
+        "marker.py.j2",
+        newline,
+        kind=kind,
+        digest=_digest(code),
+        moved=positions,
+        moved_above=above,
     )[0]
     return statement.with_changes(leading_lines=marker.leading_lines)
 

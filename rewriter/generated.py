@@ -46,7 +46,7 @@ PIN_ERROR = "_rewriter_error"
 PIN_NOTE = "rewriter: imported after the instrumentation init"
 
 _DIGEST = re.compile(r"# rewriter:(?:init|preload|lazy) ([0-9a-f]{12}) ")
-_MOVED = re.compile(r"# rewriter:moved ([0-9 ]+)")
+_MOVED = re.compile(r"# rewriter:moved ([0-9]+(?: [0-9]+)*)(?: with ([0-9]+) lines? above)?")
 _PIN_ERROR = re.compile(rf"{PIN_ERROR}(?:_[0-9]+)?\Z")
 
 PartKind = Literal["user", "block", "lazy", "pin", "mirror"]
@@ -68,8 +68,10 @@ class Part:
     ``inner`` holds the original lines inside a pin or mirror, and
     ``reexports`` the indices (in ``inner``) of generated re-export lines.
     For a block, ``edited`` tells whether its digest no longer matches
-    (None: a block without a digest, from rewriter 0.1) and ``moved`` the
-    recorded 1-based positions of the statements moved above it.
+    (None: a block without a digest, from rewriter 0.1), ``moved`` the
+    recorded 1-based positions of the statements moved above it, and
+    ``moved_above`` how many comment lines at the end of the module's header
+    are the leading lines of the first of them.
     """
 
     kind: PartKind
@@ -78,6 +80,7 @@ class Part:
     reexports: frozenset[int] = frozenset()
     edited: bool | None = None
     moved: tuple[int, ...] = ()
+    moved_above: int = 0
 
 
 @dataclass(frozen=True)
@@ -203,11 +206,13 @@ def _block(line: Line, statement: ast.Try, text: SourceText, kind: PartKind) -> 
     found = next((m for c in comments if (m := _DIGEST.match(c))), None)
     edited = None if found is None else found[1] != digest(statement)
     moved: tuple[int, ...] = ()
+    above = 0
     for comment in comments:
         record = _MOVED.match(comment)
         if record:
             moved = tuple(int(number) for number in record[1].split())
-    return Part(kind, line, edited=edited, moved=moved)
+            above = int(record[2] or 0)
+    return Part(kind, line, edited=edited, moved=moved, moved_above=above)
 
 
 def _comments_above(statement: ast.stmt, text: SourceText) -> list[str]:

@@ -501,17 +501,16 @@ def _groups(
     reexports: dict[int, list[Reexport]],
 ) -> list[Group]:
     kinds = _kinds(lines, text, prefix, rest, sites, given, deferred)
-    moved = set(prefix)
     groups: list[Group] = []
     for index in rest:
         kind = kinds[index]
         items = [Item(line=index)]
         if kind == "pin":
             items.extend(Item(reexport=reexport) for reexport in reexports.get(index, ()))
-        # Lines that only moved setup stood between are next to each other
-        # now; with blank lines around that setup they stay apart, as isort
-        # would read two separate blocks.
-        adjacent = bool(groups) and _next_to(groups[-1].lines[-1], index, moved, lines, text)
+        # Lines that moved setup stood between stay apart: the code between
+        # them made them two import blocks for isort, and a second run must
+        # see the same groups without knowing what stood between.
+        adjacent = bool(groups) and groups[-1].lines[-1] == index - 1
         if adjacent and kind != "plain" and groups[-1].kind == kind:
             groups[-1] = Group(kind, (*groups[-1].items, *items))
         else:
@@ -532,7 +531,6 @@ def _kinds(
     state = _CodeState()
     for index in prefix:
         state.read(lines[index], text)
-    moved = set(prefix)
     runtime_top = {site.line for site in sites if site.runtime and site.top_level}
     kinds: dict[int, GroupKind] = {}
     previous: int | None = None
@@ -568,27 +566,13 @@ def _kinds(
                 if (
                     kinds[rest[other]] != "plain"
                     or not lines[rest[other]].is_import
-                    or not _contiguous(first, second, moved)
+                    or second != first + 1
                     or not _touching(lines[first], lines[second], text)
                 ):
                     break
                 kinds[rest[other]] = "pin"
                 other += step
     return kinds
-
-
-def _next_to(
-    first: int, second: int, moved: set[int], lines: Sequence[Line], text: SourceText
-) -> bool:
-    """True when ``second`` follows ``first`` in the rest (lines that moved aside)."""
-    if second == first + 1:
-        return True
-    return _contiguous(first, second, moved) and _touching(lines[first], lines[second], text)
-
-
-def _contiguous(first: int, second: int, moved: set[int]) -> bool:
-    """True when only lines that moved above the block stood between two lines."""
-    return all(index in moved for index in range(first + 1, second))
 
 
 def _touching(first: Line, second: Line, text: SourceText) -> bool:

@@ -60,12 +60,21 @@ class EntryPlan:
             return None
         return _rendered(LAZY_TEMPLATE, self.lazy_variables)
 
-    def marker_text(self, kind: str, code: str, moved: tuple[int, ...] = ()) -> str:
+    def marker_text(
+        self, kind: str, code: str, moved: tuple[int, ...] = (), moved_above: int = 0
+    ) -> str:
         """The marker comments of a block of ``kind`` whose code is ``code``."""
         from rewriter.templates import render_text
 
         statement = ast.parse(code).body[0]
-        text = render_text("marker.py.j2", "\n", kind=kind, digest=digest(statement), moved=moved)
+        text = render_text(
+            "marker.py.j2",
+            "\n",
+            kind=kind,
+            digest=digest(statement),
+            moved=moved,
+            moved_above=moved_above,
+        )
         return text.rsplit("pass", 1)[0]
 
     @property
@@ -250,7 +259,11 @@ def _matches(plan: EntryPlan) -> bool:
         if original.part != position or original.inner is not None:
             return False
     block = parts[recovery.block]
-    if not _same_generated(plan, block, plan.block_text, plan.kind, layout.moved):
+    # How many comment lines came along with the first moved statement is
+    # known from LibCST's reading of the text alone: the record is what a
+    # rewrite would read back and write again.
+    moved = (layout.moved, block.moved_above)
+    if not _same_generated(plan, block, plan.block_text, plan.kind, moved):
         return False
     position = recovery.block + 1
     for group in layout.groups:
@@ -267,20 +280,20 @@ def _matches(plan: EntryPlan) -> bool:
     if plan.lazy_text is not None:
         if position >= len(parts) or parts[position].kind != "lazy":
             return False
-        if not _same_generated(plan, parts[position], plan.lazy_text, "lazy", ()):
+        if not _same_generated(plan, parts[position], plan.lazy_text, "lazy", ((), 0)):
             return False
         position += 1
     return position == len(parts)
 
 
 def _same_generated(
-    plan: EntryPlan, part: Part, code: str, kind: str, moved: tuple[int, ...]
+    plan: EntryPlan, part: Part, code: str, kind: str, moved: tuple[tuple[int, ...], int]
 ) -> bool:
     statement = part.line.first
     expected = ast.parse(code).body[0]
     if ast.dump(statement) != ast.dump(expected):
         return False
-    marker = plan.marker_text(kind, code, moved).splitlines()
+    marker = plan.marker_text(kind, code, *moved).splitlines()
     start = statement.lineno - len(marker)
     if start < 1:
         return False

@@ -14,8 +14,11 @@ standard library before anything imports ``ssl``. A top-level statement is
   dotenv_values())``);
 - edits ``sys.path`` (``insert``, ``append``, assignment, ``+=``...) or calls
   ``site.addsitedir``;
-- monkey-patches: calls anything from ``gevent.monkey`` or
-  ``eventlet.monkey_patch``/``eventlet.patcher``;
+- monkey-patches: calls a patching function of ``gevent.monkey``
+  (``patch_all``, any ``patch_*``, ``remove_item``) or
+  ``eventlet.monkey_patch``/``eventlet.patcher.monkey_patch``; the queries
+  (``gevent.monkey.get_original``, ``is_module_patched``, ``saved``,
+  ``eventlet.patcher.original``) patch nothing and are not setup;
 - imports or calls a configured *prelude* module.
 
 Names are followed through every import spelling (``import os as o``,
@@ -161,9 +164,7 @@ class SetupRecognizer:
             return "environment"
         if (owner == "sys.path" and method in _LIST_MUTATORS) or name == "site.addsitedir":
             return "path"
-        if _within(name, "gevent.monkey") or _within(name, "eventlet.patcher"):
-            return "patch"
-        if name == "eventlet.monkey_patch":
+        if _patches(owner, method):
             return "patch"
         if any(_within(name, module) for module in self._prelude):
             return "prelude"
@@ -208,6 +209,13 @@ class SetupRecognizer:
 
     def _is_prelude(self, module: str) -> bool:
         return any(_within(module, prelude) for prelude in self._prelude)
+
+
+def _patches(module: str, function: str) -> bool:
+    """True for the monkey-patching functions of gevent and eventlet (their APIs)."""
+    if module == "gevent.monkey":
+        return function.startswith("patch_") or function == "remove_item"
+    return function == "monkey_patch" and module in ("eventlet", "eventlet.patcher")
 
 
 def _within(name: str, module: str) -> bool:

@@ -52,9 +52,8 @@ def undo_source(source: str) -> UndoResult:
     if not recovery.rewritten:
         return UndoResult(source, source)
     from rewriter.core import parse_module
-    from rewriter.transforms.assemble import recover_lines, without_block_marker
+    from rewriter.transforms.assemble import take_apart
 
-    tree = parse_module(source)
-    lines = recover_lines(tree, recovery)
-    original = without_block_marker(tree, recovery).with_changes(body=lines)
+    header_module, lines = take_apart(parse_module(source), recovery)
+    original = header_module.with_changes(body=lines)
     return UndoResult(source, original.code)

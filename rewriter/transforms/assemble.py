@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import libcst as cst
 
+from rewriter.errors import RewriteError
 from rewriter.generated import BLOCK_MARKERS, Recovery
 from rewriter.layout import Group, Layout
 from rewriter.templates import render_statements
@@ -57,8 +58,37 @@ def recover_lines(module: cst.Module, recovery: Recovery) -> list[Statement]:
     return lines
 
 
+def take_apart(module: cst.Module, recovery: Recovery) -> tuple[cst.Module, list[Statement]]:
+    """``module`` without generated comments in its header, and its original lines.
+
+    The lines are the original top-level lines in their original order,
+    each with its own leading lines (``recover_lines``). Raises
+    ``RewriteError`` when the block's ``rewriter:moved`` record claims more
+    header lines than the module has.
+    """
+    lines = recover_lines(module, recovery)
+    module = without_block_marker(module, recovery)
+    above = recovery.parts[recovery.block].moved_above if recovery.block is not None else 0
+    first = next(
+        (i for i, line in enumerate(recovery.lines) if line.part == 0 and line.inner is None),
+        None,
+    )
+    if not above or first is None:
+        return module, lines
+    if above > len(module.header):
+        raise RewriteError("the rewriter:moved record does not match the entry")
+    # The first statement is a moved one: LibCST read the comment lines that
+    # came along with it as the end of the module's header.
+    header = list(module.header)
+    lines[first] = lines[first].with_changes(
+        leading_lines=[*header[-above:], *lines[first].leading_lines]
+    )
+    return module.with_changes(header=header[:-above]), lines
+
+
 def assemble(
     module: cst.Module,
+    lines: Sequence[Statement],
     recovery: Recovery,
     layout: Layout,
     pieces: Pieces,
@@ -66,10 +96,9 @@ def assemble(
 ) -> cst.Module:
     """``module`` rewritten as ``layout`` says, with the generated ``pieces``.
 
+    ``module`` and ``lines`` are what ``take_apart`` made of the entry, and
     ``render_reexport(module, name)`` renders one re-export line.
     """
-    lines = recover_lines(module, recovery)
-    module = without_block_marker(module, recovery)
     body: list[cst.BaseStatement] = [lines[index] for index in layout.prefix]
     body.append(_block(module, recovery, pieces.block, above=bool(body)))
     newline = module.default_newline
