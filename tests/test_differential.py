@@ -390,6 +390,30 @@ def compare(case: Case, before: Run, after: Run, rewritten: str) -> None:
         assert "rewriter" not in after.stderr, after.stderr
 
 
+def test_a_script_entry_runs_as_python_runs_the_file(helper_dir: Path, tmp_path: Path) -> None:
+    # The child runs a script entry itself (to report what it raised and to
+    # probe it afterwards); the entry must see what `python index.py` shows it.
+    entry = tmp_path / "index.py"
+    entry.write_text(
+        "import json, sys\n"
+        "print(json.dumps([sys.path[0], sys.argv, __package__, repr(__spec__), __file__,\n"
+        "                  __cached__, type(__loader__).__name__, __name__, sorted(globals())]))\n",
+        encoding="utf-8",
+    )
+    env = {**os.environ, "PYTHONPATH": str(helper_dir), "PYTHONDONTWRITEBYTECODE": "1"}
+    spec = json.dumps({"kind": "script", "target": str(entry)})
+    outputs = [
+        subprocess.run(
+            command, cwd=tmp_path, env=env, capture_output=True, text=True, check=True, timeout=60
+        ).stdout.splitlines()[0]
+        for command in (
+            [sys.executable, "-S", str(entry)],
+            [sys.executable, "-S", "-c", "__import__('_diffdump').main()", spec],
+        )
+    ]
+    assert outputs[1] == outputs[0]
+
+
 # ---------------------------------------------------------------------------
 # Generated programs
 
