@@ -13,6 +13,14 @@ says why:
   it is nested in ``if``/``try``/``with`` (an optional import must fail, or
   not, at import time), when it is a star import (its names are only known
   once it runs), or when it shares its line with other statements;
+- every runtime import stays eager when the entry could see a deferred
+  name missing or out of order: it has a star import (which may bind a
+  deferred name, so that ``__getattr__`` never loads it), it reads its own
+  namespace (``globals()`` anywhere, ``dir()``, ``vars()`` or ``locals()``
+  with no argument in code that runs at import time), or code that runs at
+  import time refers to one of its functions whose body imports the runtime
+  (that function may load the runtime before the deferred imports above
+  it). Namespace reads through ``sys.modules[__name__]`` are not detected;
 - a handler gets a stand-in of its call kind only when the kind is certain:
   a plain, undecorated ``def`` or ``async def`` at the top of its runtime
   module, bound once. Any other handler is served by ``__getattr__`` on
@@ -23,7 +31,7 @@ from __future__ import annotations
 
 import ast
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -65,7 +73,8 @@ def plan_lazy(
     usage = _Usage.read(lines)
     rest_set = set(rest)
     runtime = [site for site in sites if site.runtime and site.line in rest_set]
-    reasons = {id(site): _eager_reason(site, lines, usage) for site in runtime}
+    everywhere = _entry_reason(lines, given) if runtime else None
+    reasons = {id(site): everywhere or _eager_reason(site, lines, usage) for site in runtime}
     # The deferred imports are the runtime imports after the last eager one.
     last_eager = max(
         (position for position, site in enumerate(runtime) if reasons[id(site)] is not None),
@@ -112,6 +121,83 @@ def _eager_reason(site: ImportSite, lines: Sequence[Line], usage: _Usage) -> str
         if not usage.is_free(name):
             return f"the entry itself uses or rebinds {name!r}"
     return None
+
+
+_NAMESPACE_READERS = frozenset({"dir", "vars", "locals"})
+
+
+def _entry_reason(lines: Sequence[Line], given: LayoutInput) -> str | None:
+    """Why no runtime import of this entry can wait for first use; None if they can."""
+    statements = [statement for line in lines for statement in line.statements]
+    importing = _functions_importing_the_runtime(statements, given)
+    for statement in module_level(statements):
+        if isinstance(statement, ast.ImportFrom) and any(a.name == "*" for a in statement.names):
+            return (
+                f"the star import on line {statement.lineno} may bind a deferred name,"
+                " which would then never be imported"
+            )
+    for statement in statements:
+        for node in ast.walk(statement):
+            if isinstance(node, ast.Name) and node.id == "globals":
+                return (
+                    f"the entry reads its own namespace (globals on line {node.lineno}),"
+                    " where deferred names are missing until first use"
+                )
+    for node in _import_time_nodes(statements):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id in _NAMESPACE_READERS
+            and not node.args
+            and not node.keywords
+        ):
+            return (
+                f"the entry reads its own namespace ({node.func.id}() on line"
+                f" {node.lineno}), where deferred names are missing until first use"
+            )
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and node.id in importing:
+            return (
+                f"line {node.lineno} refers to {node.id}(), which imports the runtime"
+                " and may run at import time, before the deferred imports above it"
+            )
+    return None
+
+
+def _functions_importing_the_runtime(
+    statements: Sequence[ast.stmt], given: LayoutInput
+) -> frozenset[str]:
+    names = set()
+    for statement in module_level(statements):
+        if not isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        for node in ast.walk(statement):
+            if isinstance(node, (ast.Import, ast.ImportFrom)) and given.is_runtime(
+                ImportStatement.from_ast(node)
+            ):
+                names.add(statement.name)
+                break
+    return frozenset(names)
+
+
+def _import_time_nodes(statements: Sequence[ast.stmt]) -> Iterator[ast.AST]:
+    """The nodes of code that runs at import time: no function or lambda bodies.
+
+    Decorators, default values and annotations of a ``def`` run when it is
+    defined; so does a class body.
+    """
+    pending: list[ast.AST] = list(statements)
+    while pending:
+        node = pending.pop()
+        yield node
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            pending.extend(node.decorator_list)
+            pending.append(node.args)
+            if node.returns is not None:
+                pending.append(node.returns)
+        elif isinstance(node, ast.Lambda):
+            pending.append(node.args)
+        else:
+            pending.extend(ast.iter_child_nodes(node))
 
 
 def _stand_ins(deferred: Sequence[ImportSite], given: LayoutInput) -> list[StandIn]:

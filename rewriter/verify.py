@@ -154,9 +154,11 @@ def _packages_of(module: str, context: Context, entry: str, line: int) -> Iterat
 def _chains(roots: list[_Edge], context: Context) -> list[Diagnostic]:
     # Breadth first, so each runtime module is reported with its shortest chain.
     # One finding per import statement and per runtime module is enough.
+    # The entry is in sys.modules while it runs: importing it again (an init
+    # module inside the package whose __init__.py is the entry) runs nothing.
     findings: list[Diagnostic] = []
     reported: set[object] = set()
-    seen: set[str] = set()
+    seen: set[str] = {context.entry.filename}
     queue: deque[tuple[_Edge, tuple[_Edge, ...]]] = deque((root, ()) for root in roots)
     while queue:
         edge, chain = queue.popleft()

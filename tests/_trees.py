@@ -80,13 +80,11 @@ What it cannot draw:
   explicit issue-13 tests cover them);
 - in lazy programs (``lazy_safe``): an uncaught failing import at the top
   level (lazy mode moves that failure to first use, by design; nested in
-  ``if True:`` it stays eager and is drawn), and three shapes that break
-  lazy mode today, pinned by strict ``xfail`` tests at the end of
-  ``tests/test_differential.py`` and reported to the lead: star imports in
-  the entry (a later deferred import of a name a star import bound is never
-  loaded), namespace snapshots (entry code reading ``globals()``/``dir()``
-  at import time), and functions called at import time that import the
-  runtime (they load it before the deferred imports above them).
+  ``if True:`` it stays eager and is drawn). Star imports, namespace
+  snapshots and functions called at import time that import the runtime
+  are drawn in lazy programs too: lazy mode keeps every import of such an
+  entry eager (they were bugs once; the explicit tests at the end of
+  ``tests/test_differential.py`` hold them).
 """
 
 from __future__ import annotations
@@ -574,13 +572,8 @@ class _EntryBuilder:
             return f"{name} as {alias}"
         return name
 
-    def runtime_import(self, *, star: bool | None = None) -> tuple[str, list[bool]]:
-        """An import of the runtime in any form (``star=False``: no star import).
-
-        Lazy-safe entries have no star import (see the module docstring).
-        """
-        if star is None:
-            star = not self.lazy_safe
+    def runtime_import(self, *, star: bool = True) -> tuple[str, list[bool]]:
+        """An import of the runtime in any form (``star=False``: no star import)."""
         tree = self.tree
         index = self.draw(st.integers(0, len(tree.modules) - 1))
         form = self.draw(st.sampled_from(["import", "from", "submodules", "star"]))
@@ -643,9 +636,7 @@ class _EntryBuilder:
     def simple(self, *, guarded: bool) -> tuple[str, list[bool]]:
         choices = ["runtime", "runtime", "runtime", "stdlib", "assign"]
         if self.differential:
-            choices.append("dotted")
-            if not self.lazy_safe:
-                choices.append("snapshot")
+            choices += ["dotted", "snapshot"]
         if guarded and self.differential:
             choices += ["missing", "missing"]
         choice = self.draw(st.sampled_from(choices))
@@ -719,7 +710,7 @@ class _EntryBuilder:
             if choice == "class":
                 return f"class {name}:\n{_indent(text)}", [], needs
             code = f"def {name}():\n{_indent(text)}\n    return locals()"
-            if self.differential and not self.lazy_safe:
+            if self.differential:
                 code += f"\n{self.fresh('r')} = sorted({name}())"
             return code, [], needs
         if choice == "type-checking":
@@ -773,8 +764,6 @@ class _EntryBuilder:
         """
         self.features.add("relative-fallback")
         modules = range(len(self.tree.modules))
-        if self.lazy_safe:
-            modules = [i for i in modules if self.tree.available_names(i)] or [0]
         index = self.draw(st.sampled_from(modules))
         available = self.tree.available_names(index)
         dotted = self.tree.modules[index].dotted

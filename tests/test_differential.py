@@ -750,12 +750,10 @@ def test_issue13_example(example: Any, mode: str, helper_dir: Path) -> None:
 
 # ---------------------------------------------------------------------------
 # Bugs the differential tests found in the redesigned core, each as its
-# smallest input. Strict xfail until the core is fixed: then drop the marker
-# (and, for the lazy ones, the matching `lazy_safe` exclusion in
-# tests/_trees.py, so that the generator draws them again).
+# smallest input (all fixed; the generator in tests/_trees.py draws the lazy
+# shapes again).
 
 
-@pytest.mark.xfail(strict=True, reason="--undo leaves the marker comments of a block at the top")
 def test_undo_removes_the_marker_of_a_block_that_starts_the_file() -> None:
     from rewriter.core import rewrite_source
     from rewriter.undo import undo_source
@@ -765,7 +763,6 @@ def test_undo_removes_the_marker_of_a_block_that_starts_the_file() -> None:
     assert undo_source(rewritten).output == source
 
 
-@pytest.mark.xfail(strict=True, reason="verify: a package entry that imports its own init module")
 def test_a_package_entry_whose_init_module_is_in_its_package_is_sound(tmp_path: Path) -> None:
     # app/__init__.py is the entry; its init imports app.instrument_server,
     # whose package is the entry itself, already running: nothing loads early.
@@ -781,7 +778,6 @@ def test_a_package_entry_whose_init_module_is_in_its_package_is_sound(tmp_path: 
     assert report.findings == ()
 
 
-@pytest.mark.xfail(strict=True, reason="lazy: a deferred name an earlier star import bound")
 def test_lazy_defers_no_name_that_a_star_import_already_bound(helper_dir: Path) -> None:
     # `X` exists (the star's) before first use, so __getattr__ never loads the
     # deferred import: the entry's X is chunks.a's until something else loads.
@@ -791,7 +787,6 @@ def test_lazy_defers_no_name_that_a_star_import_already_bound(helper_dir: Path) 
     check_case(case, helper_dir)
 
 
-@pytest.mark.xfail(strict=True, reason="lazy: entry code that reads its namespace at import time")
 def test_lazy_keeps_the_namespace_that_the_entry_reads_at_import_time(helper_dir: Path) -> None:
     # dir() at import time misses the deferred X and sees the block's
     # TYPE_CHECKING, which is gone afterwards: `from entry import *` fails.
@@ -805,7 +800,6 @@ def test_lazy_keeps_the_namespace_that_the_entry_reads_at_import_time(helper_dir
     check_case(case, helper_dir)
 
 
-@pytest.mark.xfail(strict=True, reason="lazy: a function called at import time imports the runtime")
 def test_lazy_keeps_the_order_of_an_import_in_a_function_called_at_import_time(
     helper_dir: Path,
 ) -> None:
