@@ -145,6 +145,9 @@ class ModuleSummary:
     all_names: tuple[str, ...] | None = None
     star_modules: list[str] = field(default_factory=list)
     dynamic_all: bool = False
+    dynamic_namespace: bool = False
+    """The module may bind names that no statement shows: it calls ``exec``,
+    ``globals()``, ``vars()``, or writes through ``sys.modules[__name__]``."""
 
 
 class ExportReader:
@@ -168,12 +171,17 @@ class ExportReader:
             return None
         if summary.all_names is not None:
             return set(summary.all_names)
+        if summary.dynamic_namespace:
+            return None
         names = {name for name in summary.defined if not name.startswith("_")}
         for module in summary.star_modules:
             target = self._locator.resolve(module, relpath)
-            if target is None or target in _seen or target.endswith("/"):
-                continue
-            names |= self.star_exports(target, _seen | {relpath}) or set()
+            if target in _seen:
+                continue  # an import cycle: what it adds is already counted
+            more = None if target is None else self.star_exports(target, _seen | {relpath})
+            if more is None:
+                return None  # a module outside the tree, or one read as unknown
+            names |= more
         return names
 
     def _read(self, relpath: str) -> ModuleSummary | None:
@@ -197,7 +205,41 @@ def summarise_module(module: ast.Module) -> ModuleSummary:
     summary = ModuleSummary()
     for statement in module_level(module.body):
         _summarise(statement, summary)
+    if namespace_access(module.body) is not None:
+        summary.dynamic_namespace = True
+        summary.functions.clear()
     return summary
+
+
+def namespace_access(statements: Iterable[ast.stmt]) -> ast.expr | None:
+    """The first expression in ``statements`` that reaches the module's namespace by name.
+
+    Those are ``exec``, ``eval`` and ``globals`` (named anywhere, passed on
+    or called), ``vars()`` with no argument, and ``sys.modules[__name__]``:
+    code that reads or binds names that no statement shows. Function bodies
+    are searched too: a function can run at import time. None if there is
+    none.
+    """
+    for statement in statements:
+        for node in ast.walk(statement):
+            if isinstance(node, ast.Name) and node.id in ("exec", "eval", "globals"):
+                return node
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Name)
+                and node.func.id == "vars"
+                and not node.args
+            ):
+                return node
+            if (
+                isinstance(node, ast.Subscript)
+                and isinstance(node.value, ast.Attribute)
+                and node.value.attr == "modules"
+                and isinstance(node.slice, ast.Name)
+                and node.slice.id == "__name__"
+            ):
+                return node
+    return None
 
 
 def module_level(body: Iterable[ast.stmt]) -> Iterator[ast.stmt]:
@@ -258,6 +300,7 @@ def _summarise_binding(statement: ast.stmt, summary: ModuleSummary) -> None:
     elif isinstance(statement, ast.ImportFrom):
         if statement.names[0].name == "*":
             summary.star_modules.append("." * statement.level + (statement.module or ""))
+            summary.functions.clear()  # it may rebind any of them
         else:
             summary.defined.update(a.asname or a.name for a in statement.names)
     elif isinstance(statement, (ast.Assign, ast.AnnAssign, ast.AugAssign)):

@@ -65,13 +65,21 @@ def decode_source(raw: bytes) -> tuple[str, str]:
 def read_source(path: Path, max_size: int = DEFAULT_MAX_SIZE) -> SourceFile:
     """Read and decode the Python source file at ``path``.
 
-    Raises RewriteError for a directory, an unreadable file, a file larger
-    than ``max_size`` bytes, or bytes that ``decode_source`` rejects.
+    Raises RewriteError for a directory or anything else that is not a
+    regular file (a FIFO, a device, a socket: never read, so never replaced
+    by a write), an unreadable file, a file larger than ``max_size`` bytes,
+    or bytes that ``decode_source`` rejects.
     """
     if path.is_dir():
         raise RewriteError("is a directory, not a Python file")
     try:
-        with open(path, "rb") as stream:
+        # Non-blocking, so that opening a FIFO does not wait for a writer;
+        # the kind of file is judged on what was opened.
+        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        with open(descriptor, "rb") as stream:
+            kind = os.fstat(descriptor).st_mode
+            if not stat.S_ISREG(kind):
+                raise RewriteError(f"is not a regular file ({_kind_name(kind)}); not read")
             raw = _read_at_most(stream, max_size + 1)
     except OSError as error:
         raise RewriteError(f"cannot read file: {error.strerror or error}") from None
@@ -79,6 +87,18 @@ def read_source(path: Path, max_size: int = DEFAULT_MAX_SIZE) -> SourceFile:
         raise RewriteError(f"file is larger than max_size ({max_size} bytes)")
     text, encoding = decode_source(raw)
     return SourceFile(path, text, encoding, raw)
+
+
+def _kind_name(mode: int) -> str:
+    if stat.S_ISDIR(mode):
+        return "a directory"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a file"
 
 
 def _read_at_most(stream: io.BufferedReader, limit: int) -> bytes:

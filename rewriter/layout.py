@@ -257,24 +257,40 @@ def _prefix(
     setups: dict[int, Setup],
     sites: Sequence[ImportSite],
 ) -> set[int]:
-    prefix = set(_header(lines))
+    header = _header(lines)
+    runtime_lines = {site.line for site in sites if site.runtime}
+    for index in header:
+        if index in runtime_lines:
+            _refuse_header(index, text, sites)
+    prefix = set(header)
     reasons: dict[int, int] = {}  # prefix line -> the setup line that needs it
     for index in setups:
         prefix.add(index)
         reasons[index] = index
-    runtime_lines = {site.line for site in sites if site.runtime}
+    needed: set[int] = set()  # lines whose bindings a moving line reads
     pending = sorted(prefix)
     while pending:
         current = pending.pop()
-        needed = _dependencies(current, flows)
-        needed |= _blockers(current, lines, flows, setups, prefix, reasons)
-        for other in sorted(needed - prefix):
+        dependencies = _dependencies(current, flows)
+        needed |= dependencies
+        blockers = _blockers(current, lines, flows, setups, prefix, reasons)
+        for other in sorted((dependencies | blockers) - prefix):
             prefix.add(other)
             reasons[other] = reasons.get(current, current)
             pending.append(other)
     for index in sorted(prefix):
         if index in runtime_lines:
             _refuse(index, reasons.get(index, index), lines, text, sites)
+    # A setup statement moves past imports (that is what it is for), and so
+    # do the lines it needs. A line that comes along only because the setup
+    # may not jump it might see what a runtime import above it did
+    # (sys.modules, the environment, any side effect): it may not move.
+    for index in sorted(prefix - needed - set(setups) - set(header)):
+        if lines[index].is_import or _inert(lines[index]):
+            continue
+        jumped = [line for line in sorted(runtime_lines) if line < index and line not in prefix]
+        if jumped:
+            _refuse(jumped[0], reasons.get(index, index), lines, text, sites)
     return prefix
 
 
@@ -282,7 +298,9 @@ def _header(lines: Sequence[Line]) -> list[int]:
     header = []
     for index, line in enumerate(lines):
         first = line.first
-        docstring = index == 0 and _is_docstring(first) and len(line.statements) == 1
+        # The docstring's whole line stays first, even with other statements
+        # joined to it by `;` (a `from __future__` import must follow it).
+        docstring = index == 0 and _is_docstring(first)
         if docstring or (isinstance(first, ast.ImportFrom) and first.module == "__future__"):
             header.append(index)
         else:
@@ -389,6 +407,17 @@ def _refuse(
             f" the runtime module {site.runtime[0]} (or code after it); move the setup above it"
         )
     raise RewriteError(message, site.node.lineno, text.column(site.node))
+
+
+def _refuse_header(index: int, text: SourceText, sites: Sequence[ImportSite]) -> None:
+    site = next(site for site in sites if site.line == index and site.runtime)
+    raise RewriteError(
+        f"this line must stay first (a docstring or a `from __future__` import), but it also"
+        f" imports the runtime module {site.runtime[0]}, which must load after init; put that"
+        " import on a line of its own",
+        site.node.lineno,
+        text.column(site.node),
+    )
 
 
 def _early_libraries(

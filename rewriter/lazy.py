@@ -12,15 +12,16 @@ says why:
   binds (global lookups inside the module never reach ``__getattr__``), when
   it is nested in ``if``/``try``/``with`` (an optional import must fail, or
   not, at import time), when it is a star import (its names are only known
-  once it runs), or when it shares its line with other statements;
+  once it runs), when a star import of the entry binds one of its names too
+  (``__getattr__`` would never load it), or when it shares its line with
+  other statements;
 - every runtime import stays eager when the entry could see a deferred
-  name missing or out of order: it has a star import (which may bind a
-  deferred name, so that ``__getattr__`` never loads it), it reads its own
-  namespace (``globals()`` anywhere, ``dir()``, ``vars()`` or ``locals()``
-  with no argument in code that runs at import time), or code that runs at
-  import time refers to one of its functions whose body imports the runtime
-  (that function may load the runtime before the deferred imports above
-  it). Namespace reads through ``sys.modules[__name__]`` are not detected;
+  name missing or out of order: it has a star import whose names cannot be
+  read statically, it reaches its own namespace by name (``exec``, ``eval``, ``globals``, ``vars()`` or
+  ``sys.modules[__name__]`` anywhere, ``dir()`` or ``locals()`` with no
+  argument in code that runs at import time), or code that runs at import
+  time refers to one of its functions whose body imports the runtime (that
+  function may load the runtime before the deferred imports above it);
 - a handler gets a stand-in of its call kind only when the kind is certain:
   a plain, undecorated ``def`` or ``async def`` at the top of its runtime
   module, bound once. Any other handler is served by ``__getattr__`` on
@@ -35,7 +36,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from rewriter.analysis import module_level
+from rewriter.analysis import module_level, namespace_access
 from rewriter.bindings import ImportStatement
 from rewriter.errors import Diagnostic
 from rewriter.lines import Line, SourceText
@@ -74,7 +75,10 @@ def plan_lazy(
     rest_set = set(rest)
     runtime = [site for site in sites if site.runtime and site.line in rest_set]
     everywhere = _entry_reason(lines, given) if runtime else None
-    reasons = {id(site): everywhere or _eager_reason(site, lines, usage) for site in runtime}
+    starred = _star_bound(lines, given) if runtime else {}
+    reasons = {
+        id(site): everywhere or _eager_reason(site, lines, usage, starred) for site in runtime
+    }
     # The deferred imports are the runtime imports after the last eager one.
     last_eager = max(
         (position for position, site in enumerate(runtime) if reasons[id(site)] is not None),
@@ -105,7 +109,9 @@ def plan_lazy(
     )
 
 
-def _eager_reason(site: ImportSite, lines: Sequence[Line], usage: _Usage) -> str | None:
+def _eager_reason(
+    site: ImportSite, lines: Sequence[Line], usage: _Usage, starred: dict[str, int]
+) -> str | None:
     if not site.top_level:
         return "it is inside a block, so whether it fails must be known at import time"
     if site.statement.kind == "star":
@@ -120,29 +126,33 @@ def _eager_reason(site: ImportSite, lines: Sequence[Line], usage: _Usage) -> str
             )
         if not usage.is_free(name):
             return f"the entry itself uses or rebinds {name!r}"
+        if name in starred:
+            return (
+                f"the star import on line {starred[name]} binds {name!r} too, so a"
+                " deferred import of it would never run"
+            )
     return None
 
 
-_NAMESPACE_READERS = frozenset({"dir", "vars", "locals"})
+_NAMESPACE_READERS = frozenset({"dir", "locals"})
 
 
 def _entry_reason(lines: Sequence[Line], given: LayoutInput) -> str | None:
     """Why no runtime import of this entry can wait for first use; None if they can."""
     statements = [statement for line in lines for statement in line.statements]
     importing = _functions_importing_the_runtime(statements, given)
-    for statement in module_level(statements):
-        if isinstance(statement, ast.ImportFrom) and any(a.name == "*" for a in statement.names):
+    for statement in _star_imports(statements):
+        if _star_names(statement, given) is None:
             return (
-                f"the star import on line {statement.lineno} may bind a deferred name,"
-                " which would then never be imported"
+                f"the names of the star import on line {statement.lineno} cannot be read,"
+                " and it may bind a deferred name, which would then never be imported"
             )
-    for statement in statements:
-        for node in ast.walk(statement):
-            if isinstance(node, ast.Name) and node.id == "globals":
-                return (
-                    f"the entry reads its own namespace (globals on line {node.lineno}),"
-                    " where deferred names are missing until first use"
-                )
+    access = namespace_access(statements)
+    if access is not None:
+        return (
+            f"the entry reaches its own namespace by name (line {access.lineno}),"
+            " where deferred names are missing until first use"
+        )
     for node in _import_time_nodes(statements):
         if (
             isinstance(node, ast.Call)
@@ -161,6 +171,28 @@ def _entry_reason(lines: Sequence[Line], given: LayoutInput) -> str | None:
                 " and may run at import time, before the deferred imports above it"
             )
     return None
+
+
+def _star_imports(statements: Sequence[ast.stmt]) -> Iterator[ast.ImportFrom]:
+    for statement in module_level(statements):
+        if isinstance(statement, ast.ImportFrom) and statement.names[0].name == "*":
+            yield statement
+
+
+def _star_names(statement: ast.ImportFrom, given: LayoutInput) -> set[str] | None:
+    """The names a star import of the entry binds (``__all__`` or public names); None if unknown."""
+    path = given.locator.resolve(ImportStatement.from_ast(statement).module)
+    return given.exports.star_exports(path) if path is not None else None
+
+
+def _star_bound(lines: Sequence[Line], given: LayoutInput) -> dict[str, int]:
+    """The names that the entry's star imports bind, each with the line of the first."""
+    statements = [statement for line in lines for statement in line.statements]
+    bound: dict[str, int] = {}
+    for statement in _star_imports(statements):
+        for name in _star_names(statement, given) or ():
+            bound.setdefault(name, statement.lineno)
+    return bound
 
 
 def _functions_importing_the_runtime(
