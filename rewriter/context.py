@@ -49,6 +49,7 @@ class Context:
         init = None if optional else find_init(settings, tree)
         if check_init and init is not None and init.kind != "file":
             check_init_module(init, locator, entry, tree)
+            check_init_callable(init, locator, tree)
         excluded, installed = _never_runtime(init, settings.prelude, locator, entry, tree)
         classifier = RuntimeClassifier(
             locator, settings.runtime, entry=entry, excluded=excluded, installed=installed
@@ -202,6 +203,76 @@ def check_init_module(
         f"init module {init.target!r} cannot be imported by the entry: {where}, and it is"
         f" neither installed here nor in the current directory{hint}"
     )
+
+
+def check_init_callable(init: InitSpec, locator: ModuleLocator, tree: SourceTree | None) -> None:
+    """Raise ``ConfigError`` when the init spec names what its module file cannot hold.
+
+    Read statically, for a module in the tree or in the current directory:
+    ``module:callable`` whose module binds no such name at its top level
+    (unless it may bind names no statement shows: a star import, ``exec``,
+    ``globals()``, a module ``__getattr__``), and ``module.name`` where
+    ``module`` is a plain module, not a package (Python then fails with
+    "'module' is not a package"). Modules found elsewhere (installed) are
+    left to the run.
+    """
+    from rewriter.analysis import summarise_source
+
+    source = _init_source(init, locator, tree)
+    if source is None:
+        return
+    shown, text = source
+    if text is None:
+        owner = shown.removesuffix(".py").replace("/", ".")
+        raise ConfigError(
+            f"init module {init.target!r} cannot be imported: {owner!r} ({shown}) is a module,"
+            f" not a package; did you mean {owner + ':' + init.target[len(owner) + 1 :]!r}?"
+        )
+    summary = summarise_source(text) if init.attribute else None
+    if summary is None or init.attribute is None:
+        return
+    name = init.attribute.split(".", 1)[0]
+    unknown = summary.star_modules or summary.dynamic_namespace or "__getattr__" in summary.defined
+    if name in summary.defined or unknown:
+        return
+    import difflib
+
+    close = difflib.get_close_matches(name, sorted(summary.defined), n=1)
+    if close:
+        hint = f"; did you mean {init.target}:{close[0]}?"
+    else:
+        hint = f"; to run the module itself, use --init {init.target}"
+    raise ConfigError(f"init callable {name!r} is not defined in {shown}{hint}")
+
+
+def _init_source(
+    init: InitSpec, locator: ModuleLocator, tree: SourceTree | None
+) -> tuple[str, str | None] | None:
+    """The init module's file and text; text None when a plain module stands for a package."""
+    import os
+
+    relpath = locator.resolve(init.target, strict=True)
+    if relpath is not None and tree is not None and not relpath.endswith("/"):
+        text = tree.read_text(relpath)
+        return None if text is None else (relpath, text)
+    if relpath is not None or tree is None:
+        return None
+    # Not in the tree: the current directory, which servers put on sys.path.
+    parts = init.target.split(".")
+    for depth in range(1, len(parts) + 1):
+        base = os.path.join(*parts[:depth])
+        if os.path.isfile(os.path.join(base, "__init__.py")):
+            continue
+        if not os.path.isfile(f"{base}.py"):
+            return None
+        if depth < len(parts):
+            return f"{base}.py", None
+        try:
+            with open(f"{base}.py", encoding="utf-8") as file:
+                return f"{base}.py", file.read()
+        except (OSError, ValueError):
+            return None
+    return None
 
 
 def _callable(init: InitSpec) -> str:

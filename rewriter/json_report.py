@@ -5,7 +5,7 @@ changes meaning; new fields may appear at any time)::
 
     {
       "version": 1,
-      "tool": {"name": "rewriter", "version": "0.1.0"},
+      "tool": {"name": "rewriter", "version": "0.2.0.dev0"},
       "write": true,                 # false under --check
       "exit_code": 0,
       "summary": {"files": 1, "changed": 1, "unchanged": 0, "failed": 0,

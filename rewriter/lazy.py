@@ -17,11 +17,12 @@ says why:
   other statements;
 - every runtime import stays eager when the entry could see a deferred
   name missing or out of order: it has a star import whose names cannot be
-  read statically, it reaches its own namespace by name (``exec``, ``eval``, ``globals``, ``vars()`` or
-  ``sys.modules[__name__]`` anywhere, ``dir()`` or ``locals()`` with no
-  argument in code that runs at import time), or code that runs at import
-  time refers to one of its functions whose body imports the runtime (that
-  function may load the runtime before the deferred imports above it);
+  read statically, it reaches its own namespace by name (``exec``,
+  ``eval``, ``globals``, ``vars()`` or ``sys.modules[__name__]`` anywhere,
+  ``dir()`` or ``locals()`` with no argument in code that runs at import
+  time), or code that runs at import time refers to one of its functions
+  whose body imports the runtime (that function may load the runtime
+  before the deferred imports above it);
 - a handler gets a stand-in of its call kind only when the kind is certain:
   a plain, undecorated ``def`` or ``async def`` at the top of its runtime
   module, bound once. Any other handler is served by ``__getattr__`` on

@@ -5,7 +5,7 @@ field is removed or changes meaning; new fields may appear)::
 
     {
       "version": 1,
-      "tool": {"name": "rewriter", "version": "0.1.0"},
+      "tool": {"name": "rewriter", "version": "0.2.0.dev0"},
       "trace": true,
       "exit_code": 1,
       "summary": {"entries": 1, "ok": 0, "broken": 1, "failed": 0, "findings": 1},

@@ -44,9 +44,7 @@ def write(root: Path, files: dict[str, str]) -> Path:
     return root
 
 
-def run_cli(
-    capsys: pytest.CaptureFixture[str], *argv: str, cwd: Path
-) -> tuple[int, str]:
+def run_cli(capsys: pytest.CaptureFixture[str], *argv: str, cwd: Path) -> tuple[int, str]:
     previous = Path.cwd()
     os.chdir(cwd)
     try:
@@ -93,7 +91,12 @@ def test_a_module_init_beside_a_package_entry_is_a_config_error(
     )
     before = (tmp_path / "mysvc/wsgi.py").read_text()
     code, err = run_cli(
-        capsys, "--init", "instrument:init", "--handler", "application", "mysvc/wsgi.py",
+        capsys,
+        "--init",
+        "instrument:init",
+        "--handler",
+        "application",
+        "mysvc/wsgi.py",
         cwd=tmp_path,
     )
     assert code == 2
@@ -105,7 +108,12 @@ def test_a_module_init_beside_a_package_entry_is_a_config_error(
     assert (tmp_path / "mysvc/wsgi.py").read_text() == before
 
     code, _ = run_cli(
-        capsys, "--init", "mysvc.instrument:init", "--handler", "application", "mysvc/wsgi.py",
+        capsys,
+        "--init",
+        "mysvc.instrument:init",
+        "--handler",
+        "application",
+        "mysvc/wsgi.py",
         cwd=tmp_path,
     )
     assert code == 0
@@ -118,6 +126,67 @@ def test_a_misspelt_init_module_suggests_the_closest_name(
     code, err = run_cli(capsys, "--init", "instrumnt", "wsgi.py", cwd=tmp_path)
     assert code == 2
     assert "did you mean 'instrument'?" in err
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        (
+            "mysvc.instrument:ini",
+            "init callable 'ini' is not defined in instrument.py;"
+            " did you mean mysvc.instrument:init?",
+        ),
+        (
+            "mysvc.settings:init",  # module-level code only: the module is the init
+            "init callable 'init' is not defined in settings.py;"
+            " to run the module itself, use --init mysvc.settings",
+        ),
+        (
+            "mysvc.instrument.init",
+            "init module 'mysvc.instrument.init' cannot be imported: 'mysvc.instrument'"
+            " (mysvc/instrument.py) is a module, not a package;"
+            " did you mean 'mysvc.instrument:init'?",
+        ),
+    ],
+)
+def test_an_init_spec_its_module_cannot_satisfy_is_a_config_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], spec: str, message: str
+) -> None:
+    write(
+        tmp_path,
+        {
+            "mysvc/__init__.py": "",
+            "mysvc/wsgi.py": "from .app import application\n",
+            "mysvc/app.py": "def application(environ, start_response):\n    return []\n",
+            "mysvc/instrument.py": "def init():\n    pass\n",
+            "mysvc/settings.py": "import os\nos.environ['A'] = '1'\n",
+        },
+    )
+    before = (tmp_path / "mysvc/wsgi.py").read_text()
+    code, err = run_cli(
+        capsys, "--init", spec, "--handler", "application", "mysvc/wsgi.py", cwd=tmp_path
+    )
+    assert code == 2
+    assert f"error: mysvc/wsgi.py:1:1: {message}" in err
+    assert (tmp_path / "mysvc/wsgi.py").read_text() == before
+
+
+def test_an_init_callable_the_module_may_bind_dynamically_is_left_to_the_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write(
+        tmp_path,
+        {
+            "wsgi.py": "from app import application\n",
+            "app.py": "def application(environ, start_response):\n    return []\n",
+            "instrument.py": "from setup_helpers import *\n",
+            "setup_helpers.py": "def init():\n    pass\n",
+        },
+    )
+    code, err = run_cli(
+        capsys, "--init", "instrument:init", "--handler", "application", "wsgi.py", cwd=tmp_path
+    )
+    assert code == 0, err
 
 
 # -- which files are entries ---------------------------------------------------
@@ -182,8 +251,9 @@ def test_a_prelude_in_the_tree_runs_before_init(
     )
     if prelude == "early_setup":
         # Absolute in a package entry: the module as the package imports it.
-        (tmp_path / "app/index.py").write_text("from . import early_setup\n"
-                                               "from .chunks.rt import handler\n")
+        (tmp_path / "app/index.py").write_text(
+            "from . import early_setup\nfrom .chunks.rt import handler\n"
+        )
         prelude = ".early_setup"
     (tmp_path / "pyproject.toml").write_text(f'[tool.rewriter]\nprelude = ["{prelude}"]\n')
     code, err = run_cli(capsys, "app/index.py", cwd=tmp_path)
@@ -275,9 +345,9 @@ def test_installed_code_and_the_inits_helpers_are_not_runtime(
     # dotenv stays setup (before init); the app's handler is the runtime.
     assert text.index("load_dotenv()") < text.index("# rewriter:init")
     assert "try:\n    from app.handler import lambda_handler\nexcept" in text
-    assert run_cli(capsys, "--preset", "lambda", "--check", "lambda_function.py", cwd=tmp_path)[
-        0
-    ] == 0
+    assert (
+        run_cli(capsys, "--preset", "lambda", "--check", "lambda_function.py", cwd=tmp_path)[0] == 0
+    )
 
 
 # -- setup that cannot move ---------------------------------------------------
@@ -398,7 +468,14 @@ def test_preload_calls_a_configured_init_after_the_preload_block(
         },
     )
     code, err = run_cli(
-        capsys, "--mode", "preload", "--preload", "flask", "--init", "myinit:init", "index.py",
+        capsys,
+        "--mode",
+        "preload",
+        "--preload",
+        "flask",
+        "--init",
+        "myinit:init",
+        "index.py",
         cwd=tmp_path,
     )
     assert code == 0, err
@@ -420,9 +497,7 @@ def test_first_party_files_named_like_the_stdlib_are_never_the_blocks(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     boom = "raise SystemExit('the block imported the app\\'s own {name}.py')\n"
-    files = {
-        f"{name}.py": boom.format(name=name) for name in ("logging", "time", "warnings", "os")
-    }
+    files = {f"{name}.py": boom.format(name=name) for name in ("logging", "time", "warnings", "os")}
     files.update(
         {
             "index.py": "from chunks.app import handler\nimport json\nprint(json.dumps('ok'))\n",
