@@ -289,9 +289,27 @@ def _summarise(statement: ast.stmt, summary: ModuleSummary) -> None:
 
 
 def _rebound(statement: ast.stmt) -> set[str]:
+    """The names ``statement`` itself binds; the statements nested in it come on their own.
+
+    ``module_level`` yields the statements inside an ``if``/``try``/``with``
+    too, so walking them here as well would make an ``elif`` chain
+    quadratic.
+    """
+    import copy
+
     from rewriter.dataflow import name_flow
 
-    return set(name_flow(statement).binds)
+    shallow = copy.copy(statement)
+    for name in ("body", "orelse", "finalbody"):
+        if hasattr(shallow, name):
+            setattr(shallow, name, [])
+    for name in ("handlers", "cases"):
+        if hasattr(shallow, name):
+            parts = [copy.copy(part) for part in getattr(shallow, name)]
+            for part in parts:
+                part.body = []
+            setattr(shallow, name, parts)
+    return set(name_flow(shallow).binds)
 
 
 def _summarise_binding(statement: ast.stmt, summary: ModuleSummary) -> None:

@@ -307,9 +307,9 @@ def test_accepted_values_only_change_names_and_strings(benign: str, other: str) 
         {
             "index.py": "",
             "instrument.server.py": "",
-            "instrument.py": "",
+            "instrument.py": "def init(): pass\n",
             "obs/__init__.py": "",
-            "obs/setup.py": "",
+            "obs/setup.py": "def start_tracing(): pass\n",
             "../up/other-name.py": "",
             "chunks/app.py": "def handler(): pass\ndef serve_it(): pass\n",
         }
