@@ -73,6 +73,17 @@ def render(plan: EntryPlan) -> str:
     For an entry that already is its own rewrite (``plan.unchanged``), this
     is its source: ``tests/test_fastpath.py`` holds the two to that.
     """
+    # The LibCST trees are gone when the output is parsed: the two never
+    # add up in the run's peak memory.
+    output = _assembled(plan)
+    try:
+        ast.parse(output)
+    except SyntaxError as error:  # pragma: no cover - a bug, never a broken file
+        raise RewriteError(f"internal error: the rewrite does not parse: {error.msg}") from None
+    return output
+
+
+def _assembled(plan: EntryPlan) -> str:
     from rewriter.transforms.assemble import Pieces, assemble, take_apart
 
     module, lines = take_apart(parse_module(plan.analysed), plan.recovery)
@@ -98,12 +109,7 @@ def render(plan: EntryPlan) -> str:
         module, lines, plan.recovery, plan.layout, pieces, _reexport_renderer(newline)
     )
     _check_footer_rereads(rewritten, plan.analysed)
-    output = rewritten.code
-    try:
-        ast.parse(output)
-    except SyntaxError as error:  # pragma: no cover - a bug, never a broken file
-        raise RewriteError(f"internal error: the rewrite does not parse: {error.msg}") from None
-    return output
+    return rewritten.code
 
 
 def _check_footer_rereads(module: cst.Module, source: str) -> None:

@@ -172,7 +172,7 @@ def analyse(
     ``ConfigError`` for settings that do not fit the entry.
     """
     module = parse_entry(source)
-    original = source
+    original, parsed = source, module
     if has_legacy_code(module, source):
         source = upgrade(source)
         module = parse_entry(source)
@@ -186,7 +186,7 @@ def analyse(
             column,
         )
     lines = [original.line for original in recovery.lines]
-    context = Context.create(settings, path, tree)
+    context = Context.create(settings, path, tree, parsed=(original, parsed))
     if settings.lazy and _defines_getattr(lines):
         raise ConfigError("lazy mode needs the module __getattr__, and the entry defines one")
     deferring = settings.mode == "dynamic-import" or settings.lazy
