@@ -284,8 +284,10 @@ def _summarise(statement: ast.stmt, summary: ModuleSummary) -> None:
     _summarise_binding(statement, summary)
     for name in summary.defined - before:
         summary.functions.pop(name, None)
-    for name in _rebound(statement) & before:
-        summary.functions.pop(name, None)
+    # Only a function's name can lose its call kind: with none, no walk.
+    if summary.functions:
+        for name in _rebound(statement) & summary.functions.keys():
+            summary.functions.pop(name, None)
 
 
 def _rebound(statement: ast.stmt) -> set[str]:

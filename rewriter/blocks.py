@@ -9,8 +9,9 @@ templates print strings only through their ``pyrepr`` filter.
 from __future__ import annotations
 
 import ast
+import dataclasses
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -70,6 +71,40 @@ def block_context(
         "init_parent_attribute": _parent_attribute(context),
     }
     return variables
+
+
+def context_key(variables: Mapping[str, Any]) -> str | None:
+    """A text that differs whenever the template ``variables`` differ; None if one has no such text.
+
+    Values are written with their types: strings, numbers, booleans, None,
+    sequences, sets, mappings and dataclasses (by class and fields), which
+    is everything the block contexts hold. It stands for the variables in
+    the stamp of a block's marker (``rewriter.generated.seal``).
+    """
+    try:
+        return _canonical(dict(variables))
+    except TypeError:
+        return None
+
+
+def _canonical(value: object) -> str:
+    if value is None or isinstance(value, (bool, int, str)):
+        return f"{type(value).__name__}:{value!r}"
+    if isinstance(value, (list, tuple)):
+        return f"{type(value).__name__}[{','.join(map(_canonical, value))}]"
+    if isinstance(value, (set, frozenset)):
+        return f"set[{','.join(sorted(map(_canonical, value)))}]"
+    if isinstance(value, dict):
+        items = sorted(f"{_canonical(key)}={_canonical(item)}" for key, item in value.items())
+        return f"dict[{','.join(items)}]"
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        fields = (
+            f"{field.name}={_canonical(getattr(value, field.name))}"
+            for field in dataclasses.fields(value)
+        )
+        kind = type(value)
+        return f"{kind.__module__}.{kind.__qualname__}({','.join(fields)})"
+    raise TypeError(f"no canonical text for {type(value).__name__}")
 
 
 def block_kind(settings: Settings) -> str:

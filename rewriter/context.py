@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Container, Iterable
 from dataclasses import dataclass
 
@@ -36,10 +37,13 @@ class Context:
         tree: SourceTree | None,
         *,
         check_init: bool = True,
+        parsed: tuple[str, ast.Module] | None = None,
     ) -> Context:
         """Locate the entry, its init module and its runtime.
 
-        Raises ``ConfigError`` when no init is configured or found, or (with
+        ``parsed`` is a text and its tree that the caller has already: when
+        it is the entry file's text, the file is not parsed again. Raises
+        ``ConfigError`` when no init is configured or found, or (with
         ``check_init``) when a module init spec cannot be imported from the
         entry. ``--trace`` leaves that check to the run it observes.
         """
@@ -50,7 +54,7 @@ class Context:
         if check_init and init is not None and init.kind != "file":
             check_init_module(init, locator, entry, tree)
             check_init_callable(init, locator, tree)
-        excluded, installed = _never_runtime(init, settings.prelude, locator, entry, tree)
+        excluded, installed = _never_runtime(init, settings.prelude, locator, entry, tree, parsed)
         classifier = RuntimeClassifier(
             locator, settings.runtime, entry=entry, excluded=excluded, installed=installed
         )
@@ -63,6 +67,7 @@ def _never_runtime(
     locator: ModuleLocator,
     entry: EntryLocation,
     tree: SourceTree | None,
+    parsed: tuple[str, ast.Module] | None,
 ) -> tuple[frozenset[str], Container[str]]:
     """What loads before the runtime on purpose, or is not the application's own code.
 
@@ -91,7 +96,7 @@ def _never_runtime(
             early |= import_closure(start, locator, tree)
     for start in starts:
         early.discard(start or "")
-    entry_imports = _direct_imports(entry, locator, tree)
+    entry_imports = _direct_imports(entry, locator, tree, parsed)
     helpers = early - entry_imports
     roots = ["."] + (["/".join([".."] * len(entry.package))] if entry.package else [])
     early = {*helpers, *(start for start in starts if start is not None)}
@@ -105,19 +110,24 @@ def _enclosing(module: str) -> list[str]:
     return ["." * dots + ".".join(parts[:depth]) for depth in range(1, len(parts))]
 
 
-def _direct_imports(entry: EntryLocation, locator: ModuleLocator, tree: SourceTree) -> set[str]:
-    import ast
-
+def _direct_imports(
+    entry: EntryLocation,
+    locator: ModuleLocator,
+    tree: SourceTree,
+    parsed: tuple[str, ast.Module] | None,
+) -> set[str]:
     from rewriter.analysis import module_level
-    from rewriter.bindings import ImportStatement
 
     text = tree.read_text(entry.filename)
     if text is None:
         return set()
-    try:
-        module = ast.parse(text)
-    except (SyntaxError, ValueError):
-        return set()
+    if parsed is not None and parsed[0] == text:
+        module = parsed[1]
+    else:
+        try:
+            module = ast.parse(text)
+        except (SyntaxError, ValueError):
+            return set()
     found = set()
     for node in module_level(module.body):
         if isinstance(node, (ast.Import, ast.ImportFrom)):

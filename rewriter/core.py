@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from rewriter.blocks import LAZY_TEMPLATE
 from rewriter.config import Settings
 from rewriter.errors import RewriteError
 from rewriter.gcpause import cyclic_gc_paused
@@ -72,6 +73,17 @@ def render(plan: EntryPlan) -> str:
     For an entry that already is its own rewrite (``plan.unchanged``), this
     is its source: ``tests/test_fastpath.py`` holds the two to that.
     """
+    # The LibCST trees are gone when the output is parsed: the two never
+    # add up in the run's peak memory.
+    output = _assembled(plan)
+    try:
+        ast.parse(output)
+    except SyntaxError as error:  # pragma: no cover - a bug, never a broken file
+        raise RewriteError(f"internal error: the rewrite does not parse: {error.msg}") from None
+    return output
+
+
+def _assembled(plan: EntryPlan) -> str:
     from rewriter.transforms.assemble import Pieces, assemble, take_apart
 
     module, lines = take_apart(parse_module(plan.analysed), plan.recovery)
@@ -80,22 +92,24 @@ def render(plan: EntryPlan) -> str:
     # A moved statement that comes first brings its comment lines, which
     # LibCST will read as the module's header: the marker counts them.
     above = len(lines[prefix[0]].leading_lines) if prefix else 0
-    block = _generated(plan, plan.kind, plan.block_text, newline, (plan.layout.moved, above))
+    block = _generated(
+        plan,
+        plan.kind,
+        (plan.block_template, plan.block_variables, plan.block_text),
+        newline,
+        (plan.layout.moved, above),
+    )
     lazy = None
-    if plan.lazy_text is not None:
-        lazy = _generated(plan, "lazy", plan.lazy_text, newline, ((), 0))
+    if plan.lazy_text is not None and plan.lazy_variables is not None:
+        generated = (LAZY_TEMPLATE, plan.lazy_variables, plan.lazy_text)
+        lazy = _generated(plan, "lazy", generated, newline, ((), 0))
         lazy = lazy.with_changes(leading_lines=[_empty_line(), _empty_line(), *lazy.leading_lines])
     pieces = Pieces(block, lazy, plan.pin_error)
     rewritten = assemble(
         module, lines, plan.recovery, plan.layout, pieces, _reexport_renderer(newline)
     )
     _check_footer_rereads(rewritten, plan.analysed)
-    output = rewritten.code
-    try:
-        ast.parse(output)
-    except SyntaxError as error:  # pragma: no cover - a bug, never a broken file
-        raise RewriteError(f"internal error: the rewrite does not parse: {error.msg}") from None
-    return output
+    return rewritten.code
 
 
 def _check_footer_rereads(module: cst.Module, source: str) -> None:
@@ -130,44 +144,42 @@ def _check_footer_rereads(module: cst.Module, source: str) -> None:
 
 
 def _generated(
-    plan: EntryPlan, kind: str, code: str, newline: str, moved: tuple[tuple[int, ...], int]
+    plan: EntryPlan,
+    kind: str,
+    generated: tuple[str, dict[str, Any], str],
+    newline: str,
+    moved: tuple[tuple[int, ...], int],
 ) -> Statement:
-    """The generated statement ``code`` with its marker comments; ``moved`` is
+    """The generated statement with its marker comments. ``generated`` is
+    its template, the template's variables and the rendered code; ``moved``
     the moved statements' record: their 1-based positions and how many
     comment lines above the first of them came along."""
-    from rewriter.templates import render_statements
-
-    (statement,) = render_statements_of(code, newline)
-    positions, above = moved
-    marker = render_statements(
-        "marker.py.j2",
-        newline,
-        kind=kind,
-        digest=_digest(code),
-        moved=positions,
-        moved_above=above,
-    )[0]
-    return statement.with_changes(leading_lines=marker.leading_lines)
+    template, variables, code = generated
+    marker = plan.marker_text(kind, template, variables, code, *moved)
+    (statement,) = render_statements_of(marker + code, newline)
+    return statement
 
 
 def render_statements_of(code: str, newline: str) -> list[Statement]:
-    """Parse already rendered template ``code`` into LibCST statements."""
+    """Parse already rendered template ``code`` into LibCST statements.
+
+    Comments above the first statement are kept as its leading lines.
+    """
     import libcst as cst
 
     config = cst.PartialParserConfig(default_indent="    ", default_newline=newline)
     if newline != "\n":
         code = code.replace("\n", newline)
-    return [
+    module = cst.parse_module(code, config=config)
+    statements = [
         statement
-        for statement in cst.parse_module(code, config=config).body
+        for statement in module.body
         if isinstance(statement, (cst.SimpleStatementLine, cst.BaseCompoundStatement))
     ]
-
-
-def _digest(code: str) -> str:
-    from rewriter.generated import digest
-
-    return digest(ast.parse(code).body[0])
+    if statements and module.header:
+        leading = [*module.header, *statements[0].leading_lines]
+        statements[0] = statements[0].with_changes(leading_lines=leading)
+    return statements
 
 
 def _empty_line() -> cst.EmptyLine:

@@ -8,9 +8,11 @@ back the original text:
 - the *block* (``# rewriter:init`` or ``# rewriter:preload``): a top-level
   ``try:``/``finally:`` that defines one function (``_rewriter_init`` or
   ``_rewriter_preload``), calls it and deletes it. Its marker line carries a
-  digest of the block's syntax tree, so an edited block is recognised, and a
-  ``# rewriter:moved N ...`` line lists the top-level statements (1-based, in
-  the original) that were moved above it;
+  digest of the block's syntax tree, so an edited block is recognised, and
+  a stamp (``seal``) that ties the marker lines to what rendered the block,
+  so that a second run recognises an unchanged block without rendering it;
+  a ``# rewriter:moved N ...`` line lists the top-level statements (1-based,
+  in the original) that were moved above it;
 - *pins*: a ``try:`` around original top-level import lines whose only
   handler adds a note to the exception and re-raises it. pycodestyle does
   not count a ``try`` as code, so no formatter hoists the imports above the
@@ -29,7 +31,7 @@ from __future__ import annotations
 import ast
 import hashlib
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -46,6 +48,10 @@ PIN_ERROR = "_rewriter_error"
 PIN_NOTE = "rewriter: imported after the instrumentation init"
 
 _DIGEST = re.compile(r"# rewriter:(?:init|preload|lazy) ([0-9a-f]{12}) ")
+# The marker line with a stamp; markers written before stamps have none.
+_STAMPED = re.compile(r"(# rewriter:(?:init|preload|lazy) [0-9a-f]{12} )([0-9a-f]{12})( -- )")
+STAMP_PLACEHOLDER = "0" * 12
+"""What the marker template is given as the stamp, before ``seal`` puts the real one in."""
 _MOVED = re.compile(r"# rewriter:moved ([0-9]+(?: [0-9]+)*)(?: with ([0-9]+) lines? above)?")
 _PIN_ERROR = re.compile(rf"{PIN_ERROR}(?:_[0-9]+)?\Z")
 
@@ -59,6 +65,79 @@ def digest(node: ast.stmt) -> str:
     """
     dump = ast.dump(node, annotate_fields=True, include_attributes=False)
     return hashlib.sha256(dump.encode("utf-8")).hexdigest()[:12]
+
+
+def code_digest(code: str) -> str:
+    """The ``digest`` of the first statement of ``code``, worked out once per text."""
+    return _digest_of_text(code, lambda: ast.parse(code).body[0])
+
+
+def _digest_at(statement: ast.stmt, text: SourceText) -> str:
+    # A top-level statement's tree follows from its text alone, and every
+    # entry that a run meets with the same settings has the same block.
+    segment = text.source[text.start(statement) : text.end(statement)]
+    return _digest_of_text(segment, lambda: statement)
+
+
+_digests: dict[str, str] = {}
+_DIGESTS_KEPT = 16
+
+
+def _digest_of_text(code: str, tree: Callable[[], ast.stmt]) -> str:
+    found = _digests.get(code)
+    if found is None:
+        if len(_digests) >= _DIGESTS_KEPT:
+            _digests.clear()
+        found = _digests[code] = digest(tree())
+    return found
+
+
+def seal(marker: Sequence[str], key: str) -> list[str]:
+    """The ``marker`` lines, rendered with ``STAMP_PLACEHOLDER``, with their stamp for ``key``.
+
+    ``key`` names everything that rendered the block below the marker
+    (``rewriter.templates.engine_fingerprint``, the template and its
+    variables); the marker lines name the block's digest, its kind and what
+    moved above it. The stamp is a hash of both, so that ``is_sealed``
+    proves, with no rendering, that rendering the block again from the same
+    ``key`` gives the same marker and code (the digest stands for the code).
+    Raises ``ValueError`` when the first line has no stamp to fill in.
+    """
+    first = _STAMPED.match(marker[0]) if marker else None
+    if first is None or first[2] != STAMP_PLACEHOLDER:
+        raise ValueError("the marker has no stamp placeholder")
+    return [first[1] + _stamp(key, marker) + marker[0][first.end(2) :], *marker[1:]]
+
+
+def is_sealed(marker: Sequence[str], key: str) -> bool:
+    """True when the ``marker`` lines carry the stamp that ``seal`` gives them for ``key``."""
+    first = _STAMPED.match(marker[0]) if marker else None
+    if first is None:
+        return False
+    unsealed = [first[1] + STAMP_PLACEHOLDER + marker[0][first.end(2) :], *marker[1:]]
+    return _stamp(key, unsealed) == first[2]
+
+
+def _stamp(key: str, unsealed: Sequence[str]) -> str:
+    text = "\0".join([key, *unsealed])
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:12]
+
+
+def marker_lines(statement: ast.stmt, kind: str, text: SourceText) -> list[str] | None:
+    """The marker lines of the generated ``statement``: from its ``# rewriter:KIND`` line down.
+
+    None when the comment lines right above it hold no such line.
+    """
+    head = f"# rewriter:{kind} "
+    number = statement.lineno - 1
+    while number >= 1:
+        line = text.line_text(number)
+        if not line.lstrip().startswith("#"):
+            return None
+        if line.startswith(head):
+            return [text.line_text(n) for n in range(number, statement.lineno)]
+        number -= 1
+    return None
 
 
 @dataclass(frozen=True)
@@ -204,7 +283,7 @@ def _defined_function(statement: ast.Try) -> str | None:
 def _block(line: Line, statement: ast.Try, text: SourceText, kind: PartKind) -> Part:
     comments = _comments_above(statement, text)
     found = next((m for c in comments if (m := _DIGEST.match(c))), None)
-    edited = None if found is None else found[1] != digest(statement)
+    edited = None if found is None else found[1] != _digest_at(statement, text)
     moved: tuple[int, ...] = ()
     above = 0
     for comment in comments:
@@ -285,9 +364,14 @@ __all__ = [
     "PIN_ERROR",
     "PIN_NOTE",
     "REEXPORT_MARKER",
+    "STAMP_PLACEHOLDER",
     "OriginalLine",
     "Part",
     "Recovery",
+    "code_digest",
     "digest",
+    "is_sealed",
+    "marker_lines",
     "recover",
+    "seal",
 ]

@@ -23,13 +23,17 @@ import ast
 from rewriter.generated import BLOCK_FUNCTIONS
 
 _HELPER_PREFIX = "_rewriter_"
+_LEGACY_MODULE = "_rewriter_typing"
 
 
-def has_legacy_code(module: ast.Module) -> bool:
-    """True when ``module`` holds code that rewriter 0.1 generated."""
+def has_legacy_code(module: ast.Module, source: str) -> bool:
+    """True when ``module``, the tree of ``source``, holds code that rewriter 0.1 generated."""
     for statement in module.body:
         if isinstance(statement, ast.Try) and _is_legacy_block(statement):
             return True
+    # 0.1 spelled its mirrors' test in ASCII: without that text, no walk.
+    if source.isascii() and _LEGACY_MODULE not in source:
+        return False
     return any(
         isinstance(node, ast.If) and _is_legacy_mirror(node.test) for node in ast.walk(module)
     )
@@ -104,5 +108,5 @@ def _is_legacy_mirror(test: ast.expr) -> bool:
         isinstance(test, ast.Attribute)
         and test.attr == "TYPE_CHECKING"
         and isinstance(test.value, ast.Name)
-        and test.value.id == "_rewriter_typing"
+        and test.value.id == _LEGACY_MODULE
     )

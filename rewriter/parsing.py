@@ -124,6 +124,9 @@ def python_tree(source: str, scan: TextScan | None = None) -> ast.Module:
     quadratic), then CPython judges, on the parser thread. ``scan`` is
     ``scan_text(source)`` if the caller has it.
     """
+    if scan is None and source.count(".") < MAX_LIBCST_DEPTH:
+        # Such a name has as many dots at least: no need to scan for one.
+        return _in_parser_thread(_compile, source)
     scan = scan_text(source) if scan is None else scan
     if scan.long_name is not None:
         raise RewriteError(

@@ -15,14 +15,32 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from rewriter.blocks import BLOCK_TEMPLATE, LAZY_TEMPLATE, block_context, block_kind, lazy_context
+from rewriter.blocks import (
+    BLOCK_TEMPLATE,
+    LAZY_TEMPLATE,
+    block_context,
+    block_kind,
+    context_key,
+    lazy_context,
+)
 from rewriter.config import Settings
 from rewriter.context import Context, unmatched_runtime_patterns
 from rewriter.errors import ConfigError, Diagnostic, RewriteError
-from rewriter.generated import PIN_ERROR, Part, Recovery, digest, recover
+from rewriter.generated import (
+    PIN_ERROR,
+    STAMP_PLACEHOLDER,
+    Part,
+    Recovery,
+    code_digest,
+    is_sealed,
+    marker_lines,
+    recover,
+    seal,
+)
 from rewriter.layout import Layout, LayoutInput, plan_layout
 from rewriter.legacy import has_legacy_code, upgrade
 from rewriter.lines import Line, SourceText
+from rewriter.templates import engine_fingerprint
 from rewriter.tree import SourceTree
 
 
@@ -61,21 +79,36 @@ class EntryPlan:
         return _rendered(LAZY_TEMPLATE, self.lazy_variables)
 
     def marker_text(
-        self, kind: str, code: str, moved: tuple[int, ...] = (), moved_above: int = 0
+        self,
+        kind: str,
+        template: str,
+        variables: dict[str, Any],
+        code: str,
+        moved: tuple[int, ...] = (),
+        moved_above: int = 0,
     ) -> str:
-        """The marker comments of a block of ``kind`` whose code is ``code``."""
+        """The marker comments of the block ``code`` of ``kind``, rendered from ``template``.
+
+        The marker carries the digest of the block and, when the templates
+        can be read (``engine_fingerprint``), the stamp that seals it to
+        what rendered it (``rewriter.generated.seal``).
+        """
         from rewriter.templates import render_text
 
-        statement = ast.parse(code).body[0]
+        key = _stamp_key(kind, template, variables, moved, moved_above)
         text = render_text(
             "marker.py.j2",
             "\n",
             kind=kind,
-            digest=digest(statement),
+            digest=code_digest(code),
+            stamp=None if key is None else STAMP_PLACEHOLDER,
             moved=moved,
             moved_above=moved_above,
         )
-        return text.rsplit("pass", 1)[0]
+        lines = text.rsplit("pass", 1)[0].splitlines()
+        if key is not None:
+            lines = seal(lines, key)
+        return "".join(f"{line}\n" for line in lines)
 
     @property
     def kind(self) -> str:
@@ -139,8 +172,8 @@ def analyse(
     ``ConfigError`` for settings that do not fit the entry.
     """
     module = parse_entry(source)
-    original = source
-    if has_legacy_code(module):
+    original, parsed = source, module
+    if has_legacy_code(module, source):
         source = upgrade(source)
         module = parse_entry(source)
     text = SourceText(source)
@@ -153,7 +186,7 @@ def analyse(
             column,
         )
     lines = [original.line for original in recovery.lines]
-    context = Context.create(settings, path, tree)
+    context = Context.create(settings, path, tree, parsed=(original, parsed))
     if settings.lazy and _defines_getattr(lines):
         raise ConfigError("lazy mode needs the module __getattr__, and the entry defines one")
     deferring = settings.mode == "dynamic-import" or settings.lazy
@@ -212,7 +245,7 @@ def analyse(
         block_template=BLOCK_TEMPLATE,
         block_variables=variables,
         lazy_variables=lazy_variables,
-        pin_error=_fresh_name(PIN_ERROR, module),
+        pin_error=_fresh_name(PIN_ERROR, module, text),
         warnings=warnings,
     )
 
@@ -227,14 +260,19 @@ def _top_level_names(statements: list[ast.stmt]) -> set[str]:
     return summarise_module(ast.Module(body=statements, type_ignores=[])).defined
 
 
-def _fresh_name(base: str, module: ast.Module) -> str:
+def _fresh_name(base: str, module: ast.Module, text: SourceText) -> str:
     # The name the pins' `except` clause binds (and unbinds): one the
     # entry's own code never uses. The pins of an earlier run do not count.
     from rewriter.generated import is_pin
 
+    # A statement whose text does not hold ``base`` uses no name that starts
+    # with it (unless NFKC folds non-ASCII letters into one): no walk.
+    ascii_only = text.source.isascii()
     used: set[str] = set()
     for statement in module.body:
         if isinstance(statement, ast.Try) and is_pin(statement):
+            continue
+        if ascii_only and base not in _statement_text(statement, text):
             continue
         for node in ast.walk(statement):
             if isinstance(node, ast.Name):
@@ -246,6 +284,13 @@ def _fresh_name(base: str, module: ast.Module) -> str:
         number += 1
         candidate = f"{base}_{number}"
     return candidate
+
+
+def _statement_text(statement: ast.stmt, text: SourceText) -> str:
+    # Its decorators included, which come before its own position.
+    decorators = getattr(statement, "decorator_list", [])
+    first = min([statement.lineno, *(decorator.lineno for decorator in decorators)])
+    return text.source[text.offset(first, 0) : text.end(statement)]
 
 
 def _matches(plan: EntryPlan) -> bool:
@@ -263,7 +308,8 @@ def _matches(plan: EntryPlan) -> bool:
     # known from LibCST's reading of the text alone: the record is what a
     # rewrite would read back and write again.
     moved = (layout.moved, block.moved_above)
-    if not _same_generated(plan, block, plan.block_text, plan.kind, moved):
+    variables = plan.block_variables
+    if not _same_generated(plan, block, plan.kind, plan.block_template, variables, moved):
         return False
     position = recovery.block + 1
     for group in layout.groups:
@@ -277,33 +323,65 @@ def _matches(plan: EntryPlan) -> bool:
         if position >= len(parts) or not _same_wrapper(plan, parts[position], position, group):
             return False
         position += 1
-    if plan.lazy_text is not None:
+    if plan.lazy_variables is not None:
         if position >= len(parts) or parts[position].kind != "lazy":
             return False
-        if not _same_generated(plan, parts[position], plan.lazy_text, "lazy", ((), 0)):
+        lazy = parts[position]
+        if not _same_generated(plan, lazy, "lazy", LAZY_TEMPLATE, plan.lazy_variables, ((), 0)):
             return False
         position += 1
     return position == len(parts)
 
 
 def _same_generated(
-    plan: EntryPlan, part: Part, code: str, kind: str, moved: tuple[tuple[int, ...], int]
+    plan: EntryPlan,
+    part: Part,
+    kind: str,
+    template: str,
+    variables: dict[str, Any],
+    moved: tuple[tuple[int, ...], int],
 ) -> bool:
     statement = part.line.first
-    expected = ast.parse(code).body[0]
-    if ast.dump(statement) != ast.dump(expected):
+    key = _stamp_key(kind, template, variables, *moved)
+    present = marker_lines(statement, kind, plan.text)
+    if part.edited is False and key is not None and present and is_sealed(present, key):
+        # The stamp proves that these marker lines are what rendering the
+        # block from ``variables`` gives, digest included, and the block's
+        # tree has that digest: no need to render it (or import jinja2).
+        return _stands_apart(plan, statement.lineno - len(present))
+    code = _rendered(template, variables)
+    if ast.dump(statement) != ast.dump(ast.parse(code).body[0]):
         return False
-    marker = plan.marker_text(kind, code, *moved).splitlines()
+    marker = plan.marker_text(kind, template, variables, code, *moved).splitlines()
     start = statement.lineno - len(marker)
     if start < 1:
         return False
     present = [plan.text.line_text(number) for number in range(start, statement.lineno)]
-    if present != marker:
-        return False
+    return present == marker and _stands_apart(plan, start)
+
+
+def _stands_apart(plan: EntryPlan, start: int) -> bool:
+    # The marker starts the file, follows a blank line or, for a block that
+    # comes first, the module's comments directly.
     if start == 1 or not plan.text.line_text(start - 1).strip():
         return True
-    # A block that comes first follows the module's comments directly.
     return plan.recovery.block == 0 and plan.text.line_text(start - 1).lstrip().startswith("#")
+
+
+def _stamp_key(
+    kind: str,
+    template: str,
+    variables: dict[str, Any],
+    moved: tuple[int, ...],
+    moved_above: int,
+) -> str | None:
+    # Everything that decides a block's marker and code but its digest
+    # (which the marker itself holds); None when part of it has no text.
+    fingerprint = engine_fingerprint()
+    values = context_key(variables)
+    if fingerprint is None or values is None:
+        return None
+    return "\0".join([fingerprint, kind, template, values, repr(moved), str(moved_above)])
 
 
 def _same_wrapper(plan: EntryPlan, part: Part, position: int, group: Any) -> bool:

@@ -15,12 +15,10 @@ import os
 from functools import cache
 from typing import TYPE_CHECKING, Any, TypeAlias
 
-import jinja2
-from jinja2.bccache import Bucket
-
 from rewriter.errors import RewriteError
 
 if TYPE_CHECKING:
+    import jinja2
     import libcst as cst
 
     Statement: TypeAlias = cst.SimpleStatementLine | cst.BaseCompoundStatement
@@ -32,13 +30,48 @@ _TEMPLATE_INDENT = "    "
 def _load(name: str) -> str:
     # Through the package's own loader: files on disk or inside a zip alike,
     # without importlib.resources (which imports zipfile and more).
-    import importlib  # jinja2 has imported it already
+    import importlib
 
     package = importlib.import_module("rewriter._templates")
     loader = package.__spec__.loader if package.__spec__ is not None else None
     location = os.path.join(os.path.dirname(package.__file__ or ""), name)
     data: bytes = loader.get_data(location)  # type: ignore[union-attr]
     return data.decode("utf-8")
+
+
+@cache
+def engine_fingerprint() -> str | None:
+    """What decides a template's text besides its variables, as a hex digest; None if unknown.
+
+    Every template's source and this module's source (its filters and the
+    environment's options), read without importing jinja2, so that a second
+    run can tell that a block was rendered by the same templates without
+    rendering it (the stamp of ``rewriter.generated.seal``). None when any
+    of it cannot be read (templates inside a zip archive, no source for
+    this module): blocks are then always rendered to be compared.
+    """
+    import hashlib
+    import importlib
+
+    package = importlib.import_module("rewriter._templates")
+    directory = os.path.dirname(package.__file__ or "")
+    try:
+        names = sorted(name for name in os.listdir(directory) if name.endswith(".py.j2"))
+        parts = [_read_bytes(__file__)]
+        for name in names:
+            parts.extend([name.encode(), _read_bytes(os.path.join(directory, name))])
+    except OSError:
+        return None
+    digest = hashlib.sha256()
+    for part in parts:
+        digest.update(len(part).to_bytes(8, "big"))
+        digest.update(part)
+    return digest.hexdigest()
+
+
+def _read_bytes(path: str) -> bytes:
+    with open(path, "rb") as file:
+        return file.read()
 
 
 def _python_literal(value: object) -> str:
@@ -73,34 +106,45 @@ def _fstring_body(message: str, arguments: list[str]) -> str:
     )
 
 
-class _CompiledTemplates(jinja2.FileSystemBytecodeCache):
-    """Compiled templates kept between runs, in the user's private jinja2 cache directory.
+@cache
+def _compiled_templates() -> type[jinja2.FileSystemBytecodeCache]:
+    # A class made when first needed: importing jinja2 is left to the runs
+    # that render (a second run recognises its blocks without rendering).
+    import jinja2
+    from jinja2.bccache import Bucket
 
-    Compiling the templates costs about as much as the rest of a one-entry
-    run. An entry is used only for the very same template text (jinja2
-    checks a checksum); a cache that cannot be read or written is not used.
-    """
+    class CompiledTemplates(jinja2.FileSystemBytecodeCache):
+        """Compiled templates kept between runs, in the user's private jinja2 cache directory.
 
-    def load_bytecode(self, bucket: Bucket) -> None:
-        try:
-            super().load_bytecode(bucket)
-        except Exception:  # a damaged entry: compile again
-            bucket.reset()
+        Compiling the templates costs about as much as the rest of a one-entry
+        run. An entry is used only for the very same template text (jinja2
+        checks a checksum); a cache that cannot be read or written is not used.
+        """
 
-    def dump_bytecode(self, bucket: Bucket) -> None:
-        with contextlib.suppress(OSError):
-            super().dump_bytecode(bucket)
+        def load_bytecode(self, bucket: Bucket) -> None:
+            try:
+                super().load_bytecode(bucket)
+            except Exception:  # a damaged entry: compile again
+                bucket.reset()
+
+        def dump_bytecode(self, bucket: Bucket) -> None:
+            with contextlib.suppress(OSError):
+                super().dump_bytecode(bucket)
+
+    return CompiledTemplates
 
 
 def _bytecode_cache(newline: str) -> jinja2.BytecodeCache | None:
     # The compiled code also depends on the newline style and on the versions
     # of jinja2 and of this package, which jinja2's own cache key leaves out.
+    import jinja2
+
     from rewriter import __version__
 
     style = {"\n": "lf", "\r\n": "crlf", "\r": "cr"}.get(newline, "other")
     pattern = f"__rewriter_{__version__}_jinja2_{jinja2.__version__}_{style}_%s.cache"
     try:
-        return _CompiledTemplates(pattern=pattern)
+        return _compiled_templates()(pattern=pattern)
     except (OSError, RuntimeError):  # no private temporary directory here
         return None
 
@@ -108,6 +152,8 @@ def _bytecode_cache(newline: str) -> jinja2.BytecodeCache | None:
 @cache
 def environment(newline: str = "\n") -> jinja2.Environment:
     """The shared jinja2 environment for one newline style (StrictUndefined)."""
+    import jinja2
+
     env = jinja2.Environment(
         loader=jinja2.FunctionLoader(_load),
         undefined=jinja2.StrictUndefined,

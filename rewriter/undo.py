@@ -42,7 +42,7 @@ def undo_source(source: str) -> UndoResult:
     from rewriter.plan import parse_entry
 
     module = parse_entry(source)
-    if has_legacy_code(module):
+    if has_legacy_code(module, source):
         # rewriter 0.1 kept each original statement, but not its line's layout.
         return UndoResult(source, upgrade(source))
     recovery = recover(module, SourceText(source))
