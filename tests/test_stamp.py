@@ -32,7 +32,7 @@ from rewriter.tree import MemoryTree
 FILES = {
     "chunks/__init__.py": "",
     "chunks/app.py": "def handler():\n    return 1\n",
-    "instrument.py": "",
+    "instrument.py": "def setup():\n    pass\n",
 }
 ENTRY = "import os\nfrom .chunks.app import handler\n"
 PATH = "build/index.py"
