@@ -243,7 +243,7 @@ def check_init_callable(init: InitSpec, locator: ModuleLocator, tree: SourceTree
         return
     name = init.attribute.split(".", 1)[0]
     unknown = summary.star_modules or summary.dynamic_namespace or "__getattr__" in summary.defined
-    if name in summary.defined or unknown:
+    if name in summary.defined or unknown or name in _stored_names(text):
         return
     import difflib
 
@@ -253,6 +253,18 @@ def check_init_callable(init: InitSpec, locator: ModuleLocator, tree: SourceTree
     else:
         hint = f"; to run the module itself, use --init {init.target}"
     raise ConfigError(f"init callable {name!r} is not defined in {shown}{hint}")
+
+
+def _stored_names(text: str) -> set[str]:
+    # Any binding anywhere (a walrus, a `global` in a function): a module may
+    # bind its init in ways its top-level statements do not show.
+    import ast
+
+    return {
+        node.id
+        for node in ast.walk(ast.parse(text))
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store)
+    }
 
 
 def _init_source(

@@ -7,6 +7,7 @@ its BOM and its line endings byte for byte.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import posixpath
@@ -70,8 +71,7 @@ def read_source(path: Path, max_size: int = DEFAULT_MAX_SIZE) -> SourceFile:
     by a write), an unreadable file, a file larger than ``max_size`` bytes,
     or bytes that ``decode_source`` rejects.
     """
-    if path.is_dir():
-        raise RewriteError("is a directory, not a Python file")
+    require_regular_file(path)
     try:
         # Non-blocking, so that opening a FIFO does not wait for a writer;
         # the kind of file is judged on what was opened.
@@ -87,6 +87,21 @@ def read_source(path: Path, max_size: int = DEFAULT_MAX_SIZE) -> SourceFile:
         raise RewriteError(f"file is larger than max_size ({max_size} bytes)")
     text, encoding = decode_source(raw)
     return SourceFile(path, text, encoding, raw)
+
+
+def require_regular_file(path: Path) -> None:
+    """Raise RewriteError unless ``path`` (symlinks followed) is a regular file or missing.
+
+    A directory, FIFO, device or socket is never opened: opening a FIFO
+    waits for a writer, a device may never end, and a socket cannot be
+    opened at all. A missing path is left to whoever opens it.
+    """
+    if path.is_dir():
+        raise RewriteError("is a directory, not a Python file")
+    with contextlib.suppress(OSError):
+        kind = path.stat().st_mode
+        if not stat.S_ISREG(kind):
+            raise RewriteError(f"is not a regular file ({_kind_name(kind)}); not read")
 
 
 def _kind_name(mode: int) -> str:

@@ -271,7 +271,7 @@ def _prefix(
     pending = sorted(prefix)
     while pending:
         current = pending.pop()
-        dependencies = _dependencies(current, flows)
+        dependencies = _dependencies(current, lines, flows, reasons.get(current, current))
         needed |= dependencies
         blockers = _blockers(current, lines, flows, setups, prefix, reasons)
         for other in sorted((dependencies | blockers) - prefix):
@@ -308,15 +308,53 @@ def _header(lines: Sequence[Line]) -> list[int]:
     return header
 
 
-def _dependencies(index: int, flows: _Flows) -> set[int]:
+def _dependencies(index: int, lines: Sequence[Line], flows: _Flows, caller: int) -> set[int]:
     # For each name the line reads, the latest earlier line that binds it.
+    # A function, lambda or class body on the line reads names when it is
+    # called, which may be as late as the setup line `caller` that needs it:
+    # those names are looked for before that line.
     needed = set()
-    for name in flows[index].reads:
-        for earlier in range(index - 1, -1, -1):
-            if name in flows[earlier].binds or flows[earlier].dynamic:
+    deferred = _defines_code(lines[index])
+    for name in flows[index].reads | _loaded_names(lines[index]):
+        start = max(index, caller) if deferred else index
+        for earlier in range(start - 1, -1, -1):
+            if earlier == index:
+                continue
+            if (
+                name in flows[earlier].binds
+                or flows[earlier].dynamic
+                or _binds_submodule(lines[earlier], name)
+            ):
                 needed.add(earlier)
                 break
     return needed
+
+
+def _defines_code(line: Line) -> bool:
+    """True when the line defines a function, lambda or class body that may run later."""
+    kinds = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
+    return any(isinstance(node, kinds) for s in line.statements for node in ast.walk(s))
+
+
+def _loaded_names(line: Line) -> set[str]:
+    return {
+        node.id
+        for statement in line.statements
+        for node in ast.walk(statement)
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)
+    }
+
+
+def _binds_submodule(line: Line, name: str) -> bool:
+    # `from .rt import x` in a package's __init__.py also binds `rt` in it:
+    # the import system sets a submodule as an attribute of its package.
+    return any(
+        isinstance(node, ast.ImportFrom)
+        and node.level == 1
+        and (node.module or "").split(".")[0] == name
+        for statement in line.statements
+        for node in ast.walk(statement)
+    )
 
 
 def _blockers(
@@ -355,10 +393,15 @@ def _inert(line: Line) -> bool:
             continue
         if isinstance(statement, ast.Pass) or _is_docstring(statement):
             continue
+        targets = statement.targets if isinstance(statement, ast.Assign) else []
+        if isinstance(statement, ast.AnnAssign):
+            targets = [statement.target]
         if (
             isinstance(statement, (ast.Assign, ast.AnnAssign))
             and statement.value is not None
             and all(_is_literal(node) for node in ast.walk(statement.value))
+            # Binding names only: `cfg["X"] = "b"` or `cfg.x = "b"` changes an object.
+            and all(isinstance(node, ast.Name) for node in targets)
         ):
             continue
         return False

@@ -20,9 +20,12 @@ says why:
   read statically, it reaches its own namespace by name (``exec``,
   ``eval``, ``globals``, ``vars()`` or ``sys.modules[__name__]`` anywhere,
   ``dir()`` or ``locals()`` with no argument in code that runs at import
-  time), or code that runs at import time refers to one of its functions
-  whose body imports the runtime (that function may load the runtime
-  before the deferred imports above it);
+  time), it looks itself up (``import_module(__name__)``,
+  ``__import__(__name__)``, ``sys.modules.get(__name__)``; an import of the
+  entry by its own name is not detected), or code that runs at import
+  time refers to one of its functions whose body imports the runtime
+  (that function may load the runtime before the deferred imports above
+  it);
 - a handler gets a stand-in of its call kind only when the kind is certain:
   a plain, undecorated ``def`` or ``async def`` at the top of its runtime
   module, bound once. Any other handler is served by ``__getattr__`` on
@@ -154,6 +157,14 @@ def _entry_reason(lines: Sequence[Line], given: LayoutInput) -> str | None:
             f"the entry reaches its own namespace by name (line {access.lineno}),"
             " where deferred names are missing until first use"
         )
+    lookup = next(
+        (node for part in statements for node in ast.walk(part) if _looks_itself_up(node)), None
+    )
+    if isinstance(lookup, ast.Call):
+        return (
+            f"the entry looks itself up by name (line {lookup.lineno}), and its"
+            " deferred names are missing there until first use"
+        )
     for node in _import_time_nodes(statements):
         if (
             isinstance(node, ast.Call)
@@ -172,6 +183,24 @@ def _entry_reason(lines: Sequence[Line], given: LayoutInput) -> str | None:
                 " and may run at import time, before the deferred imports above it"
             )
     return None
+
+
+def _looks_itself_up(node: ast.AST) -> bool:
+    """``import_module(__name__)``, ``__import__(__name__)``, ``sys.modules.get(__name__)``."""
+    if not isinstance(node, ast.Call) or not any(
+        isinstance(argument, ast.Name) and argument.id == "__name__" for argument in node.args
+    ):
+        return False
+    function = node.func
+    if isinstance(function, ast.Name):
+        return function.id in ("import_module", "__import__")
+    if isinstance(function, ast.Attribute):
+        return function.attr == "import_module" or (
+            function.attr == "get"
+            and isinstance(function.value, ast.Attribute)
+            and function.value.attr == "modules"
+        )
+    return False
 
 
 def _star_imports(statements: Sequence[ast.stmt]) -> Iterator[ast.ImportFrom]:

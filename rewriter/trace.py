@@ -43,7 +43,7 @@ from typing import Any, Literal
 from rewriter.config import Settings
 from rewriter.context import Context, init_location
 from rewriter.errors import Diagnostic, RewriteError
-from rewriter.files import DiskTree
+from rewriter.files import DiskTree, require_regular_file
 
 DEFAULT_TIMEOUT = 30.0
 """Seconds an entry's import may take before the child is stopped."""
@@ -233,6 +233,7 @@ def trace_entry(entry: Path, settings: Settings, options: TraceOptions) -> Entry
     """
     path = str(entry)
     try:
+        require_regular_file(entry)
         tree = DiskTree(entry.parent, settings.max_size)
         # What the init does at run time is what the trace is there to see.
         context = Context.create(settings, path, tree, check_init=False)

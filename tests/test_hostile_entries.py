@@ -203,3 +203,85 @@ def test_a_device_named_as_the_entry_is_never_replaced(tmp_path: Path) -> None:
     assert report.error is not None
     assert report.error.message == "is not a regular file (a device); not read"
     assert stat.S_ISCHR(device.stat().st_mode)
+
+
+def test_a_mutation_before_a_setup_stays_before_it(tmp_path: Path) -> None:
+    # `cfg["X"] = "b"` changes what the setup reads: it moves with it.
+    entry = (
+        'import os\nimport json\ncfg = {"X": "a"}\ncfg["X"] = "b"\n'
+        "os.environ.update(cfg)\nfrom .rt import handler\nSEEN = os.environ['X']\n"
+    )
+    path = _project(tmp_path, entry)
+    original = _probe(tmp_path)
+    _rewritten(path)
+    after = _probe(tmp_path)
+    assert after["names"] == original["names"]
+    assert after["names"]["SEEN"] == "'b'"  # type: ignore[index]
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        # a mutation after the runtime import may see it: it may not jump it
+        'import os\nfrom .rt import handler\ncfg = {"X": "a"}\ncfg["X"] = "b"\n'
+        "os.environ.update(cfg)\n",
+        # the function the setup calls reads what the runtime import binds
+        "import os\ndef name():\n    return handler.__name__\nfrom .rt import handler\n"
+        'os.environ["X"] = name()\n',
+        "import os\nget = lambda: handler.__name__\nfrom .rt import handler\n"
+        'os.environ["X"] = get()\n',
+    ],
+    ids=["mutation", "function", "lambda"],
+)
+def test_a_setup_that_needs_the_runtime_through_other_code_is_refused(
+    tmp_path: Path, entry: str
+) -> None:
+    error = _refused(_project(tmp_path, entry))
+    assert "must run before init" in error, error
+
+
+def test_a_package_entry_setup_reading_its_submodule_is_refused(tmp_path: Path) -> None:
+    # In app/__init__.py, `from .rt import handler` also binds `rt`.
+    _project(tmp_path, "")
+    path = tmp_path / "app" / "__init__.py"
+    path.write_text('import os\nfrom .rt import handler\nos.environ["X"] = str(rt.x)\n')
+    error = _refused(path)
+    assert error.startswith("2:1: the setup statement at 3:1 must run before init"), error
+
+
+def test_lazy_keeps_names_eager_for_an_entry_that_imports_itself(tmp_path: Path) -> None:
+    entry = (
+        "import importlib\nfrom .rt import handler, x\nX = importlib.import_module(__name__).x\n"
+    )
+    path = _project(tmp_path, entry)
+    original = _probe(tmp_path)
+    report = rewrite_file(path, Settings.from_mapping({"init": "app.instrument", "lazy": True}))
+    assert report.status == "changed", report.error
+    assert any("looks itself up by name" in w.message for w in report.warnings)
+    assert _probe(tmp_path)["names"] == original["names"]
+
+
+def test_a_socket_named_as_the_entry_is_refused(tmp_path: Path) -> None:
+    import socket
+
+    path = tmp_path / "index.py"
+    with socket.socket(socket.AF_UNIX) as server:
+        server.bind(str(path))
+        report = rewrite_file(path, Settings.from_mapping({"init": "os"}))
+    assert report.error is not None
+    assert report.error.message == "is not a regular file (a socket); not read"
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+def test_trace_refuses_a_fifo_without_reading_it(tmp_path: Path) -> None:
+    fifo = tmp_path / "index.py"
+    os.mkfifo(fifo)
+    result = subprocess.run(
+        [sys.executable, "-m", "rewriter", "--trace", "--by-path", "--init", "os", str(fifo)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 123, result.stderr
+    assert "is not a regular file (a FIFO); not read" in result.stderr

@@ -181,12 +181,15 @@ def test_an_init_callable_the_module_may_bind_dynamically_is_left_to_the_run(
             "app.py": "def application(environ, start_response):\n    return []\n",
             "instrument.py": "from setup_helpers import *\n",
             "setup_helpers.py": "def init():\n    pass\n",
+            "walrus.py": "import os\nif (init := getattr(os, 'getcwd', None)):\n    pass\n",
         },
     )
-    code, err = run_cli(
-        capsys, "--init", "instrument:init", "--handler", "application", "wsgi.py", cwd=tmp_path
-    )
-    assert code == 0, err
+    for spec in ("instrument:init", "walrus:init"):
+        code, err = run_cli(
+            capsys, "--init", spec, "--handler", "application", "wsgi.py", cwd=tmp_path
+        )
+        assert code == 0, (spec, err)
+        run_cli(capsys, "--undo", "wsgi.py", cwd=tmp_path)
 
 
 # -- which files are entries ---------------------------------------------------
