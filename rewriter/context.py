@@ -159,7 +159,24 @@ def find_init(settings: Settings, tree: SourceTree | None) -> InitSpec:
         "no init found: pass --init MODULE, MODULE:CALLABLE or a file path, or create one of "
         + ", ".join(settings.init_files)
         + " beside the entry"
+        + _likely_inits(tree)
     )
+
+
+_INIT_WORDS = ("instrument", "sentry", "otel", "telemetry", "tracing", "observability")
+
+
+def _likely_inits(tree: SourceTree | None) -> str:
+    """A hint naming the files beside the entry that look like an init, if any."""
+    names = sorted(
+        name
+        for name in (tree.list_dir(".") or () if tree is not None else ())
+        if name.endswith(".py") and any(word in name.lower() for word in _INIT_WORDS)
+    )
+    if not names:
+        return ""
+    shown = ", ".join(f"--init ./{name}" for name in names[:3])
+    return f"; beside it: {shown} (or a preset whose init files include it: --list-presets -v)"
 
 
 def check_init_module(

@@ -519,3 +519,13 @@ def test_first_party_files_named_like_the_stdlib_are_never_the_blocks(
     assert result.stdout == '"ok"\n'
     assert "rewriter: instrumentation init failed" in result.stderr
     assert "RuntimeError: init exploded" in result.stderr
+
+
+def test_no_init_found_names_the_files_beside_the_entry_that_look_like_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write(tmp_path, {"wsgi.py": "import os\n", "instrument.py": "", "views.py": ""})
+    code, err = run_cli(capsys, "wsgi.py", cwd=tmp_path)
+    assert code == 2
+    assert "; beside it: --init ./instrument.py (or a preset" in err
+    assert "views.py" not in err
