@@ -125,7 +125,7 @@ def _run(args: argparse.Namespace, stdout: Stdout) -> int:
         for message in _skipped_integrations(settings for _, settings, _ in groups):
             say(f"warning: {message}")
     if args.trace:
-        return _trace(args, groups)
+        return _trace(args, groups, stdout)
     if args.undo:
         return _undo(args, groups, stdout)
 
@@ -241,7 +241,9 @@ def _undo_stdin(stdout: Stdout, *, write: bool) -> FileReport:
     return report
 
 
-def _trace(args: argparse.Namespace, groups: list[tuple[str, Settings, list[Path]]]) -> int:
+def _trace(
+    args: argparse.Namespace, groups: list[tuple[str, Settings, list[Path]]], stdout: Stdout
+) -> int:
     """``--trace``: each entry's report to stdout (or one JSON object), findings to stderr."""
     from rewriter import trace_report
     from rewriter.envfile import read_env_file
@@ -264,8 +266,7 @@ def _trace(args: argparse.Namespace, groups: list[tuple[str, Settings, list[Path
     for _, settings, entries in groups:
         for trace in trace_entries(entries, settings, options):
             if args.format != "json":
-                sys.stdout.write(trace_report.text_report(trace))
-                sys.stdout.flush()
+                stdout.write(trace_report.text_report(trace))
             for diagnostic in (*([trace.error] if trace.error else []), *trace.findings):
                 print(diagnostic.format(trace.path), file=sys.stderr)
             traces.append(trace)
@@ -276,7 +277,7 @@ def _trace(args: argparse.Namespace, groups: list[tuple[str, Settings, list[Path
         from rewriter.json_report import dumps
 
         report = trace_report.build_trace_json(traces, exit_code=code, tool_version=_version())
-        print(dumps(report))
+        stdout.write(dumps(report) + "\n")
     return code
 
 

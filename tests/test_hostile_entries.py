@@ -285,3 +285,18 @@ def test_trace_refuses_a_fifo_without_reading_it(tmp_path: Path) -> None:
     )
     assert result.returncode == 123, result.stderr
     assert "is not a regular file (a FIFO); not read" in result.stderr
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+def test_trace_keeps_its_exit_code_when_stdout_closes_early(tmp_path: Path) -> None:
+    fifo = tmp_path / "index.py"
+    os.mkfifo(fifo)
+    command = (
+        f"{sys.executable} -m rewriter --trace --by-path --init os {fifo} | true;"
+        " echo ${PIPESTATUS[0]}"
+    )
+    result = subprocess.run(
+        ["bash", "-c", command], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.stdout == "123\n", result.stderr
+    assert "Traceback" not in result.stderr
