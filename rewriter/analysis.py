@@ -146,8 +146,8 @@ class ModuleSummary:
     star_modules: list[str] = field(default_factory=list)
     dynamic_all: bool = False
     dynamic_namespace: bool = False
-    """The module may bind names that no statement shows: it calls ``exec``,
-    ``globals()``, ``vars()``, or writes through ``sys.modules[__name__]``."""
+    """The module may bind names that no statement shows
+    (``rewriter.dataflow.namespace_access``)."""
 
 
 class ExportReader:
@@ -184,6 +184,11 @@ class ExportReader:
             names |= more
         return names
 
+    def star_import_names(self, module: str) -> set[str] | None:
+        """The names ``from <module> import *`` binds in the entry, or None if unknown."""
+        path = self._locator.resolve(module)
+        return self.star_exports(path) if path is not None else None
+
     def _read(self, relpath: str) -> ModuleSummary | None:
         if self._tree is None or relpath.endswith("/"):
             return None
@@ -205,41 +210,12 @@ def summarise_module(module: ast.Module) -> ModuleSummary:
     summary = ModuleSummary()
     for statement in module_level(module.body):
         _summarise(statement, summary)
+    from rewriter.dataflow import namespace_access
+
     if namespace_access(module.body) is not None:
         summary.dynamic_namespace = True
         summary.functions.clear()
     return summary
-
-
-def namespace_access(statements: Iterable[ast.stmt]) -> ast.expr | None:
-    """The first expression in ``statements`` that reaches the module's namespace by name.
-
-    Those are ``exec``, ``eval`` and ``globals`` (named anywhere, passed on
-    or called), ``vars()`` with no argument, and ``sys.modules[__name__]``:
-    code that reads or binds names that no statement shows. Function bodies
-    are searched too: a function can run at import time. None if there is
-    none.
-    """
-    for statement in statements:
-        for node in ast.walk(statement):
-            if isinstance(node, ast.Name) and node.id in ("exec", "eval", "globals"):
-                return node
-            if (
-                isinstance(node, ast.Call)
-                and isinstance(node.func, ast.Name)
-                and node.func.id == "vars"
-                and not node.args
-            ):
-                return node
-            if (
-                isinstance(node, ast.Subscript)
-                and isinstance(node.value, ast.Attribute)
-                and node.value.attr == "modules"
-                and isinstance(node.slice, ast.Name)
-                and node.slice.id == "__name__"
-            ):
-                return node
-    return None
 
 
 def module_level(body: Iterable[ast.stmt]) -> Iterator[ast.stmt]:

@@ -95,6 +95,20 @@ class ImportStatement:
         """The names the statement binds, in order (empty for a star import)."""
         return tuple(alias.bound for alias in self.names)
 
+    @property
+    def package_attribute(self) -> str | None:
+        """The name ``from .m import x`` also binds when its importer is the package itself.
+
+        Loading a submodule sets it as an attribute of its parent package
+        (``importlib._bootstrap._load_unlocked`` then ``setattr(parent,
+        child, module)`` in ``_find_and_load_unlocked``), so in a package's
+        ``__init__.py`` ``from .m import x`` binds ``m`` as well as ``x``.
+        None for other forms.
+        """
+        if self.kind == "import" or self.level != 1:
+            return None
+        return self.module.lstrip(".").split(".", 1)[0] or None
+
     def imported_modules(self) -> tuple[str, ...]:
         """The modules the statement certainly imports, as written.
 

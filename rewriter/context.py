@@ -6,7 +6,13 @@ import ast
 from collections.abc import Container, Iterable
 from dataclasses import dataclass
 
-from rewriter.analysis import EntryLocation, ExportReader, ModuleLocator, RuntimeClassifier
+from rewriter.analysis import (
+    EntryLocation,
+    ExportReader,
+    ModuleLocator,
+    RuntimeClassifier,
+    summarise_module,
+)
 from rewriter.bindings import ImportStatement
 from rewriter.config import InitSpec, Settings
 from rewriter.errors import ConfigError, Diagnostic
@@ -243,8 +249,6 @@ def check_init_callable(init: InitSpec, locator: ModuleLocator, tree: SourceTree
     "'module' is not a package"). Modules found elsewhere (installed) are
     left to the run.
     """
-    from rewriter.analysis import summarise_source
-
     source = _init_source(init, locator, tree)
     if source is None:
         return
@@ -255,12 +259,22 @@ def check_init_callable(init: InitSpec, locator: ModuleLocator, tree: SourceTree
             f"init module {init.target!r} cannot be imported: {owner!r} ({shown}) is a module,"
             f" not a package; did you mean {owner + ':' + init.target[len(owner) + 1 :]!r}?"
         )
-    summary = summarise_source(text) if init.attribute else None
-    if summary is None or init.attribute is None:
+    if init.attribute is None:
         return
+    try:
+        module = ast.parse(text)
+    except (SyntaxError, ValueError):
+        return  # the run reports it
+    summary = summarise_module(module)
     name = init.attribute.split(".", 1)[0]
     unknown = summary.star_modules or summary.dynamic_namespace or "__getattr__" in summary.defined
-    if name in summary.defined or unknown or name in _stored_names(text):
+    # Any binding anywhere counts too (a walrus, a `global` in a function).
+    stored = (
+        node.id
+        for node in ast.walk(module)
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store)
+    )
+    if unknown or name in summary.defined or name in stored:
         return
     import difflib
 
@@ -270,18 +284,6 @@ def check_init_callable(init: InitSpec, locator: ModuleLocator, tree: SourceTree
     else:
         hint = f"; to run the module itself, use --init {init.target}"
     raise ConfigError(f"init callable {name!r} is not defined in {shown}{hint}")
-
-
-def _stored_names(text: str) -> set[str]:
-    # Any binding anywhere (a walrus, a `global` in a function): a module may
-    # bind its init in ways its top-level statements do not show.
-    import ast
-
-    return {
-        node.id
-        for node in ast.walk(ast.parse(text))
-        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store)
-    }
 
 
 def _init_source(

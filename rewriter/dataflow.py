@@ -12,13 +12,18 @@ as such, so that a doubtful statement is never moved.
 from __future__ import annotations
 
 import ast
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from rewriter.bindings import ImportStatement
 
 _COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
+# Names that reach the module's namespace wherever they appear, and calls
+# that read the current scope's when given no argument.
+_NAMESPACE_NAMES = frozenset({"globals", "exec", "eval"})
+_SCOPE_READERS = frozenset({"locals", "vars", "dir"})
 # Calls that read or write the whole namespace: nothing can be moved past them.
-_NAMESPACE_CALLS = frozenset({"globals", "locals", "vars", "exec", "eval", "dir"})
+_NAMESPACE_CALLS = _NAMESPACE_NAMES | _SCOPE_READERS
 
 
 @dataclass(frozen=True)
@@ -106,3 +111,82 @@ def name_flow(statement: ast.stmt) -> NameFlow:
 
     visit(statement, module_scope=True, walrus_binds=True)
     return NameFlow(frozenset(reads), frozenset(binds), dynamic[0])
+
+
+def namespace_access(statements: Iterable[ast.stmt]) -> ast.expr | None:
+    """The first expression in ``statements`` that reaches the module's namespace by name.
+
+    Such code reads or binds names that no statement shows:
+
+    - ``exec``, ``eval`` or ``globals``, anywhere (called or passed on; a
+      function may run at import time);
+    - ``locals()``, ``vars()`` or ``dir()`` with no argument in code that runs
+      at import time (in a function body they read the function's scope);
+    - the module looked up by its own name: ``sys.modules[__name__]``,
+      ``sys.modules.get(__name__)``, ``import_module(__name__)``,
+      ``__import__(__name__)``. An import of the module by its written name
+      is not recognised.
+
+    None if there is none.
+    """
+    statements = list(statements)
+    for statement in statements:
+        for node in ast.walk(statement):
+            if isinstance(node, ast.Name) and node.id in _NAMESPACE_NAMES:
+                return node
+            if isinstance(node, (ast.Subscript, ast.Call)) and _looks_itself_up(node):
+                return node
+    for node in import_time_nodes(statements):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id in _SCOPE_READERS
+            and not node.args
+            and not node.keywords
+        ):
+            return node
+    return None
+
+
+def _looks_itself_up(node: ast.Subscript | ast.Call) -> bool:
+    if isinstance(node, ast.Subscript):
+        return _is_modules(node.value) and _is_own_name(node.slice)
+    if not any(map(_is_own_name, node.args)):
+        return False
+    function = node.func
+    if isinstance(function, ast.Name):
+        return function.id in ("import_module", "__import__")
+    if isinstance(function, ast.Attribute):
+        return function.attr == "import_module" or (
+            function.attr == "get" and _is_modules(function.value)
+        )
+    return False
+
+
+def _is_modules(node: ast.expr) -> bool:
+    return isinstance(node, ast.Attribute) and node.attr == "modules"
+
+
+def _is_own_name(node: ast.expr) -> bool:
+    return isinstance(node, ast.Name) and node.id == "__name__"
+
+
+def import_time_nodes(statements: Iterable[ast.stmt]) -> Iterator[ast.AST]:
+    """The nodes of code that runs at import time: no function or lambda bodies.
+
+    Decorators, default values and annotations of a ``def`` run when it is
+    defined; so does a class body.
+    """
+    pending: list[ast.AST] = list(statements)
+    while pending:
+        node = pending.pop()
+        yield node
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            pending.extend(node.decorator_list)
+            pending.append(node.args)
+            if node.returns is not None:
+                pending.append(node.returns)
+        elif isinstance(node, ast.Lambda):
+            pending.append(node.args)
+        else:
+            pending.extend(ast.iter_child_nodes(node))

@@ -34,7 +34,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
-from rewriter.analysis import ExportReader, ModuleLocator
+from rewriter.analysis import ExportReader, ModuleLocator, module_level
 from rewriter.bindings import ImportStatement
 from rewriter.dataflow import NameFlow, name_flow
 from rewriter.errors import Diagnostic, RewriteError
@@ -185,8 +185,6 @@ def plan_layout(lines: Sequence[Line], text: SourceText, given: LayoutInput) -> 
 
 
 def _sites(lines: Sequence[Line], given: LayoutInput) -> list[ImportSite]:
-    from rewriter.analysis import module_level
-
     sites = []
     for index, line in enumerate(lines):
         top = {id(statement) for statement in line.statements}
@@ -220,23 +218,23 @@ def _flow(line: Line, given: LayoutInput) -> NameFlow:
         flow = name_flow(statement)
         reads |= flow.reads
         binds |= flow.binds
+        # In a package's __init__.py, `from .rt import x` binds `rt` too.
+        binds.update(
+            attribute
+            for node in module_level([statement])
+            if isinstance(node, ast.ImportFrom)
+            and (attribute := ImportStatement.from_ast(node).package_attribute)
+        )
         dynamic = dynamic or flow.dynamic
         if dynamic and isinstance(statement, ast.ImportFrom) and not flow.binds:
             # A star import: its names are known when its module can be read.
-            names = _star_names(ImportStatement.from_ast(statement), given)
+            names = given.exports.star_import_names(ImportStatement.from_ast(statement).module)
             if names is not None:
                 binds |= names
                 dynamic = any(
                     name_flow(other).dynamic for other in line.statements if other is not statement
                 )
     return NameFlow(frozenset(reads), frozenset(binds), dynamic)
-
-
-def _star_names(statement: ImportStatement, given: LayoutInput) -> set[str] | None:
-    if statement.kind != "star":
-        return None
-    path = given.locator.resolve(statement.module)
-    return given.exports.star_exports(path) if path is not None else None
 
 
 def _recognise(lines: Sequence[Line], given: LayoutInput) -> dict[int, Setup]:
@@ -313,18 +311,12 @@ def _dependencies(index: int, lines: Sequence[Line], flows: _Flows, caller: int)
     # A function, lambda or class body on the line reads names when it is
     # called, which may be as late as the setup line `caller` that needs it:
     # those names are looked for before that line.
+    # (A line's reads include those of the bodies it defines: ``name_flow``.)
     needed = set()
-    deferred = _defines_code(lines[index])
-    for name in flows[index].reads | _loaded_names(lines[index]):
-        start = max(index, caller) if deferred else index
+    start = max(index, caller) if _defines_code(lines[index]) else index
+    for name in flows[index].reads:
         for earlier in range(start - 1, -1, -1):
-            if earlier == index:
-                continue
-            if (
-                name in flows[earlier].binds
-                or flows[earlier].dynamic
-                or _binds_submodule(lines[earlier], name)
-            ):
+            if earlier != index and (name in flows[earlier].binds or flows[earlier].dynamic):
                 needed.add(earlier)
                 break
     return needed
@@ -334,27 +326,6 @@ def _defines_code(line: Line) -> bool:
     """True when the line defines a function, lambda or class body that may run later."""
     kinds = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
     return any(isinstance(node, kinds) for s in line.statements for node in ast.walk(s))
-
-
-def _loaded_names(line: Line) -> set[str]:
-    return {
-        node.id
-        for statement in line.statements
-        for node in ast.walk(statement)
-        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)
-    }
-
-
-def _binds_submodule(line: Line, name: str) -> bool:
-    # `from .rt import x` in a package's __init__.py also binds `rt` in it:
-    # the import system sets a submodule as an attribute of its package.
-    return any(
-        isinstance(node, ast.ImportFrom)
-        and node.level == 1
-        and (node.module or "").split(".")[0] == name
-        for statement in line.statements
-        for node in ast.walk(statement)
-    )
 
 
 def _blockers(
@@ -536,7 +507,9 @@ def _from_star(
 ) -> tuple[int, str] | None:
     # The last star import that provides the name wins, as at run time.
     for site in reversed(sites):
-        if site.statement.kind == "star" and name in (_star_names(site.statement, given) or ()):
+        if site.statement.kind == "star" and name in (
+            given.exports.star_import_names(site.statement.module) or ()
+        ):
             return site.line, site.statement.module
     return None
 

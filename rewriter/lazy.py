@@ -17,13 +17,10 @@ says why:
   other statements;
 - every runtime import stays eager when the entry could see a deferred
   name missing or out of order: it has a star import whose names cannot be
-  read statically, it reaches its own namespace by name (``exec``,
-  ``eval``, ``globals``, ``vars()`` or ``sys.modules[__name__]`` anywhere,
-  ``dir()`` or ``locals()`` with no argument in code that runs at import
-  time), it looks itself up (``import_module(__name__)``,
-  ``__import__(__name__)``, ``sys.modules.get(__name__)``; an import of the
-  entry by its own name is not detected), or code that runs at import
-  time refers to one of its functions whose body imports the runtime
+  read statically, it reaches its own namespace by name
+  (``rewriter.dataflow.namespace_access``: ``globals``, ``exec``,
+  ``dir()``, ``sys.modules[__name__]`` and the like), or code that runs at
+  import time refers to one of its functions whose body imports the runtime
   (that function may load the runtime before the deferred imports above
   it);
 - a handler gets a stand-in of its call kind only when the kind is certain:
@@ -36,12 +33,13 @@ from __future__ import annotations
 
 import ast
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from rewriter.analysis import module_level, namespace_access
+from rewriter.analysis import module_level
 from rewriter.bindings import ImportStatement
+from rewriter.dataflow import import_time_nodes, namespace_access
 from rewriter.errors import Diagnostic
 from rewriter.lines import Line, SourceText
 
@@ -78,8 +76,8 @@ def plan_lazy(
     usage = _Usage.read(lines)
     rest_set = set(rest)
     runtime = [site for site in sites if site.runtime and site.line in rest_set]
-    everywhere = _entry_reason(lines, given) if runtime else None
-    starred = _star_bound(lines, given) if runtime else {}
+    starred, unreadable = _star_bound(lines, given) if runtime else ({}, None)
+    everywhere = _entry_reason(lines, given, unreadable) if runtime else None
     reasons = {
         id(site): everywhere or _eager_reason(site, lines, usage, starred) for site in runtime
     }
@@ -138,45 +136,24 @@ def _eager_reason(
     return None
 
 
-_NAMESPACE_READERS = frozenset({"dir", "locals"})
-
-
-def _entry_reason(lines: Sequence[Line], given: LayoutInput) -> str | None:
+def _entry_reason(
+    lines: Sequence[Line], given: LayoutInput, unreadable_star: int | None
+) -> str | None:
     """Why no runtime import of this entry can wait for first use; None if they can."""
     statements = [statement for line in lines for statement in line.statements]
     importing = _functions_importing_the_runtime(statements, given)
-    for statement in _star_imports(statements):
-        if _star_names(statement, given) is None:
-            return (
-                f"the names of the star import on line {statement.lineno} cannot be read,"
-                " and it may bind a deferred name, which would then never be imported"
-            )
+    if unreadable_star is not None:
+        return (
+            f"the names of the star import on line {unreadable_star} cannot be read,"
+            " and it may bind a deferred name, which would then never be imported"
+        )
     access = namespace_access(statements)
     if access is not None:
         return (
             f"the entry reaches its own namespace by name (line {access.lineno}),"
             " where deferred names are missing until first use"
         )
-    lookup = next(
-        (node for part in statements for node in ast.walk(part) if _looks_itself_up(node)), None
-    )
-    if isinstance(lookup, ast.Call):
-        return (
-            f"the entry looks itself up by name (line {lookup.lineno}), and its"
-            " deferred names are missing there until first use"
-        )
-    for node in _import_time_nodes(statements):
-        if (
-            isinstance(node, ast.Call)
-            and isinstance(node.func, ast.Name)
-            and node.func.id in _NAMESPACE_READERS
-            and not node.args
-            and not node.keywords
-        ):
-            return (
-                f"the entry reads its own namespace ({node.func.id}() on line"
-                f" {node.lineno}), where deferred names are missing until first use"
-            )
+    for node in import_time_nodes(statements):
         if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and node.id in importing:
             return (
                 f"line {node.lineno} refers to {node.id}(), which imports the runtime"
@@ -185,44 +162,21 @@ def _entry_reason(lines: Sequence[Line], given: LayoutInput) -> str | None:
     return None
 
 
-def _looks_itself_up(node: ast.AST) -> bool:
-    """``import_module(__name__)``, ``__import__(__name__)``, ``sys.modules.get(__name__)``."""
-    if not isinstance(node, ast.Call) or not any(
-        isinstance(argument, ast.Name) and argument.id == "__name__" for argument in node.args
-    ):
-        return False
-    function = node.func
-    if isinstance(function, ast.Name):
-        return function.id in ("import_module", "__import__")
-    if isinstance(function, ast.Attribute):
-        return function.attr == "import_module" or (
-            function.attr == "get"
-            and isinstance(function.value, ast.Attribute)
-            and function.value.attr == "modules"
-        )
-    return False
-
-
-def _star_imports(statements: Sequence[ast.stmt]) -> Iterator[ast.ImportFrom]:
-    for statement in module_level(statements):
-        if isinstance(statement, ast.ImportFrom) and statement.names[0].name == "*":
-            yield statement
-
-
-def _star_names(statement: ast.ImportFrom, given: LayoutInput) -> set[str] | None:
-    """The names a star import of the entry binds (``__all__`` or public names); None if unknown."""
-    path = given.locator.resolve(ImportStatement.from_ast(statement).module)
-    return given.exports.star_exports(path) if path is not None else None
-
-
-def _star_bound(lines: Sequence[Line], given: LayoutInput) -> dict[str, int]:
-    """The names that the entry's star imports bind, each with the line of the first."""
-    statements = [statement for line in lines for statement in line.statements]
+def _star_bound(lines: Sequence[Line], given: LayoutInput) -> tuple[dict[str, int], int | None]:
+    """The names the entry's star imports bind, each with the line of the first to bind it,
+    and the line of the first star import whose names cannot be read (None if all can)."""
     bound: dict[str, int] = {}
-    for statement in _star_imports(statements):
-        for name in _star_names(statement, given) or ():
+    statements = [statement for line in lines for statement in line.statements]
+    for statement in module_level(statements):
+        if not (isinstance(statement, ast.ImportFrom) and statement.names[0].name == "*"):
+            continue
+        module = ImportStatement.from_ast(statement).module
+        names = given.exports.star_import_names(module)
+        if names is None:
+            return bound, statement.lineno
+        for name in names:
             bound.setdefault(name, statement.lineno)
-    return bound
+    return bound, None
 
 
 def _functions_importing_the_runtime(
@@ -239,27 +193,6 @@ def _functions_importing_the_runtime(
                 names.add(statement.name)
                 break
     return frozenset(names)
-
-
-def _import_time_nodes(statements: Sequence[ast.stmt]) -> Iterator[ast.AST]:
-    """The nodes of code that runs at import time: no function or lambda bodies.
-
-    Decorators, default values and annotations of a ``def`` run when it is
-    defined; so does a class body.
-    """
-    pending: list[ast.AST] = list(statements)
-    while pending:
-        node = pending.pop()
-        yield node
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            pending.extend(node.decorator_list)
-            pending.append(node.args)
-            if node.returns is not None:
-                pending.append(node.returns)
-        elif isinstance(node, ast.Lambda):
-            pending.append(node.args)
-        else:
-            pending.extend(ast.iter_child_nodes(node))
 
 
 def _stand_ins(deferred: Sequence[ImportSite], given: LayoutInput) -> list[StandIn]:

@@ -257,7 +257,7 @@ def test_lazy_keeps_names_eager_for_an_entry_that_imports_itself(tmp_path: Path)
     original = _probe(tmp_path)
     report = rewrite_file(path, Settings.from_mapping({"init": "app.instrument", "lazy": True}))
     assert report.status == "changed", report.error
-    assert any("looks itself up by name" in w.message for w in report.warnings)
+    assert any("reaches its own namespace by name" in w.message for w in report.warnings)
     assert _probe(tmp_path)["names"] == original["names"]
 
 
