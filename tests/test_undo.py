@@ -16,6 +16,8 @@ import pytest
 from _golden import Case, all_cases
 
 from rewriter import cli
+from rewriter.config import Settings
+from rewriter.core import rewrite_source
 from rewriter.errors import RewriteError
 from rewriter.files import decode_source
 from rewriter.undo import undo_source
@@ -121,3 +123,15 @@ def test_whitespace_only_lines_inside_a_pin_come_back_whole(blank: str) -> None:
     assert f"    from .chunks import handler\n\n{blank}\n    from .chunks.nitro" in rewritten
     assert undo_source(rewritten).output == original
     assert rewrite_source(rewritten, settings).output == rewritten
+
+
+@pytest.mark.parametrize(
+    "source",
+    ["from .chunks import handler\n#\n    \n", "from .chunks import handler\n# end\n\n"],
+)
+def test_undo_keeps_the_lines_after_a_pin_that_ends_the_file(source: str) -> None:
+    # LibCST reads them as the footer of the pin's `except` block.
+    settings = Settings(init="instrument_server")
+    rewritten = rewrite_source(source, settings).output
+    assert rewrite_source(rewritten, settings).output == rewritten
+    assert undo_source(rewritten).output == source

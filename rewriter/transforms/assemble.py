@@ -67,7 +67,7 @@ def take_apart(module: cst.Module, recovery: Recovery) -> tuple[cst.Module, list
     header lines than the module has.
     """
     lines = recover_lines(module, recovery)
-    module = without_block_marker(module, recovery)
+    module = _footer_back(without_block_marker(module, recovery), recovery)
     above = recovery.parts[recovery.block].moved_above if recovery.block is not None else 0
     first = next(
         (i for i, line in enumerate(recovery.lines) if line.part == 0 and line.inner is None),
@@ -84,6 +84,38 @@ def take_apart(module: cst.Module, recovery: Recovery) -> tuple[cst.Module, list
         leading_lines=[*header[-above:], *lines[first].leading_lines]
     )
     return module.with_changes(header=header[:-above]), lines
+
+
+def _footer_back(module: cst.Module, recovery: Recovery) -> cst.Module:
+    """``module`` with the lines after its last statement in its footer again.
+
+    When a generated ``try`` ends the file, LibCST reads the comment and
+    blank lines after it as the footer of its last clause's block; they are
+    the module's (the original file ended with them).
+    """
+    last = module.body[-1] if module.body else None
+    if not isinstance(last, cst.Try) or not recovery.parts or recovery.parts[-1].kind == "user":
+        return module
+    clause = last.finalbody if last.finalbody is not None else last.handlers[-1]
+    block = clause.body
+    if not isinstance(block, cst.IndentedBlock) or not block.footer:
+        return module
+    indent = block.indent if block.indent is not None else module.default_indent
+    footer = [
+        line.with_changes(whitespace=cst.SimpleWhitespace(indent + line.whitespace.value))
+        if line.indent
+        else line
+        for line in block.footer
+    ]
+    body = [*module.body[:-1], _without_footer(last, clause)]
+    return module.with_changes(body=body, footer=[*footer, *module.footer])
+
+
+def _without_footer(statement: cst.Try, clause: cst.ExceptHandler | cst.Finally) -> cst.Try:
+    emptied = clause.with_changes(body=clause.body.with_changes(footer=()))
+    if isinstance(clause, cst.Finally):
+        return statement.with_changes(finalbody=emptied)
+    return statement.with_changes(handlers=[*statement.handlers[:-1], emptied])
 
 
 def assemble(
