@@ -8,8 +8,11 @@ compared.
 
 from __future__ import annotations
 
+import atexit
+import functools
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -170,14 +173,26 @@ def timed_call(function: Callable[[], object]) -> Callable[[], float]:
 
 
 def clean_env(**extra: str) -> dict[str, str]:
-    """The environment for measured subprocesses: no REWRITER_* or PYTHON* variables."""
+    """The environment for measured subprocesses: no REWRITER_* or PYTHON* variables.
+
+    Runs keep their verdicts (``rewriter.cache``) in a folder of this bench
+    run, which starts empty and is removed at its end, not in the user's.
+    """
     env = {
         key: value
         for key, value in os.environ.items()
         if not key.startswith(("REWRITER_", "PYTHON", "OTEL_"))
     }
+    env["REWRITER_CACHE_DIR"] = _verdict_cache()
     env.update(extra)
     return env
+
+
+@functools.cache
+def _verdict_cache() -> str:
+    folder = tempfile.mkdtemp(prefix="rewriter-bench-cache-")
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return folder
 
 
 def python() -> str:

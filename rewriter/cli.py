@@ -14,7 +14,7 @@ import os
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from rewriter.config import (
     DEFAULT_ENTRY,
@@ -39,6 +39,9 @@ from rewriter.report import (
     FileReport,
     file_line,
 )
+
+if TYPE_CHECKING:
+    from rewriter.cache import VerdictCache
 
 STDIN = "-"
 
@@ -117,7 +120,8 @@ def _run(args: argparse.Namespace, stdout: Stdout) -> int:
             raise _UsageError("error: '-' (standard input) can be given only once")
         _check_json_usage(args)
         _check_trace_usage(args)
-        groups = _settings_by_path(paths, overrides, args.config, verbose=args.verbose)
+        cache = None if args.no_cache else _open_cache()
+        groups = _settings_by_path(paths, overrides, args.config, verbose=args.verbose, cache=cache)
     except _UsageError as error:
         say(str(error))
         return EXIT_USAGE
@@ -146,7 +150,9 @@ def _run(args: argparse.Namespace, stdout: Stdout) -> int:
             _emit(report, args, stdout, write=write)
             reports.append(report)
             continue
-        reported = run_entries(entries, settings, write=write, notify=_note(args), **verify)
+        reported = run_entries(
+            entries, settings, write=write, notify=_note(args), cache=cache, **verify
+        )
         for report in progress.track(reported):
             _emit(report, args, stdout, write=write)
             reports.append(report)
@@ -160,6 +166,12 @@ def _run(args: argparse.Namespace, stdout: Stdout) -> int:
         document = build_json(build, write=write, exit_code=code, tool_version=_version())
         stdout.write(dumps(document) + "\n")
     return code
+
+
+def _open_cache() -> VerdictCache | None:
+    from rewriter.cache import VerdictCache
+
+    return VerdictCache.open()
 
 
 class _UsageError(Exception):
@@ -282,12 +294,18 @@ def _trace(
 
 
 def _settings_by_path(
-    paths: Sequence[str], overrides: dict[str, object], config: str | None, *, verbose: bool
+    paths: Sequence[str],
+    overrides: dict[str, object],
+    config: str | None,
+    *,
+    verbose: bool,
+    cache: VerdictCache | None = None,
 ) -> list[tuple[str, Settings, list[Path]]]:
     """Settings and entries for every PATH, all checked before anything is written.
 
     A PATH that does not exist, or yields no entry, is a usage error. With
-    ``verbose``, what each search skipped is printed, and why.
+    ``verbose``, what each search skipped is printed, and why. The searches
+    use ``cache`` (``rewriter.search``).
     """
     from rewriter.search import search
 
@@ -309,7 +327,7 @@ def _settings_by_path(
             groups.append((path, settings, []))
             continue
         try:
-            found = search(Path(path), settings)
+            found = search(Path(path), settings, cache)
         except RewriteError as error:
             raise _UsageError(f"error: {path}: {error.diagnostic.message}") from None
         if verbose:
@@ -565,6 +583,12 @@ def _parser() -> argparse.ArgumentParser:
         type=_positive_int,
         metavar="N",
         help="number of parallel jobs (default: jobs in [tool.rewriter], else one per usable CPU)",
+    )
+    add(
+        "--no-cache",
+        action="store_true",
+        help="analyse every entry again: neither use nor keep the verdicts of earlier runs "
+        "(kept in $REWRITER_CACHE_DIR, default ~/.cache/rewriter)",
     )
     verbosity = parser.add_mutually_exclusive_group()
     verbosity.add_argument("-q", "--quiet", action="store_true", help="print errors only")

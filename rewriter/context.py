@@ -290,8 +290,6 @@ def _init_source(
     init: InitSpec, locator: ModuleLocator, tree: SourceTree | None
 ) -> tuple[str, str | None] | None:
     """The init module's file and text; text None when a plain module stands for a package."""
-    import os
-
     relpath = locator.resolve(init.target, strict=True)
     if relpath is not None and tree is not None and not relpath.endswith("/"):
         text = tree.read_text(relpath)
@@ -299,20 +297,22 @@ def _init_source(
     if relpath is not None or tree is None:
         return None
     # Not in the tree: the current directory, which servers put on sys.path.
+    from pathlib import Path
+
+    from rewriter.files import DiskTree
+
+    here = DiskTree(Path("."))
     parts = init.target.split(".")
     for depth in range(1, len(parts) + 1):
-        base = os.path.join(*parts[:depth])
-        if os.path.isfile(os.path.join(base, "__init__.py")):
+        base = "/".join(parts[:depth])
+        if here.is_file(f"{base}/__init__.py"):
             continue
-        if not os.path.isfile(f"{base}.py"):
+        if not here.is_file(f"{base}.py"):
             return None
         if depth < len(parts):
             return f"{base}.py", None
-        try:
-            with open(f"{base}.py", encoding="utf-8") as file:
-                return f"{base}.py", file.read()
-        except (OSError, ValueError):
-            return None
+        text = here.read_text(f"{base}.py")
+        return None if text is None else (f"{base}.py", text)
     return None
 
 
@@ -321,9 +321,20 @@ def _callable(init: InitSpec) -> str:
 
 
 def _installed(top: str) -> bool:
-    # Importable where the build runs: installed for this interpreter, or in
-    # the current directory, which servers started there put on sys.path too
-    # (`python -m`, gunicorn, uvicorn).
+    from rewriter import probes
+
+    found = importable_here(top)
+    probes.note("importable", top, found)
+    return found
+
+
+def importable_here(top: str) -> bool:
+    """True if the top-level module ``top`` can be imported where the build runs.
+
+    That is: a built-in module, a module this interpreter finds on
+    ``sys.path``, or one in the current directory, which servers started
+    there put on ``sys.path`` too (``python -m``, gunicorn, uvicorn).
+    """
     import os
     import sys
     from importlib.machinery import PathFinder

@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from rewriter import probes
 from rewriter.config import DEFAULT_MAX_SIZE, Settings
 from rewriter.errors import RewriteError
 
@@ -162,41 +163,44 @@ class DiskTree:
 
     Relative paths are POSIX-style and may start with ``..``. Unreadable or
     undecodable files read as None. Texts and file kinds are cached for one
-    rewrite (the same paths are asked about many times).
+    rewrite (the same paths are asked about many times). Every question that
+    reaches the disk is noted for ``rewriter.probes`` (with absolute paths).
     """
 
     def __init__(self, root: Path, max_size: int = DEFAULT_MAX_SIZE) -> None:
         self.root = root
         self.max_size = max_size
+        # Not normalised: `a/../b` goes through `a`, which may be a symlink.
+        self._base = os.path.join(os.getcwd(), root)
         self._texts: dict[str, str | None] = {}
-        self._modes: dict[str, int] = {}
+        self._kinds: dict[str, int] = {}
 
     def is_file(self, relpath: str) -> bool:
-        """True if ``relpath`` names a file."""
-        return stat.S_ISREG(self._mode(relpath))
+        """True if ``relpath`` names a regular file (symlinks followed)."""
+        return self._kind(relpath) == stat.S_IFREG
 
     def is_dir(self, relpath: str) -> bool:
-        """True if ``relpath`` names a directory."""
-        return stat.S_ISDIR(self._mode(relpath))
+        """True if ``relpath`` names a directory (symlinks followed)."""
+        return self._kind(relpath) == stat.S_IFDIR
 
-    def _mode(self, relpath: str) -> int:
-        # Like Path.is_file(): symlinks are followed; a missing path is neither.
-        if relpath not in self._modes:
+    def _kind(self, relpath: str) -> int:
+        if relpath not in self._kinds:
             path = self._path(relpath)
-            try:
-                self._modes[relpath] = 0 if path is None else os.stat(path).st_mode
-            except (OSError, ValueError):
-                self._modes[relpath] = 0
-        return self._modes[relpath]
+            kind = 0
+            if path is not None:
+                kind = probes.file_kind(path)
+                probes.note("kind", path, kind)
+            self._kinds[relpath] = kind
+        return self._kinds[relpath]
 
     def read_text(self, relpath: str) -> str | None:
         """The decoded text of ``relpath``, or None if it cannot be read."""
         if relpath not in self._texts:
             path = self._path(relpath)
-            try:
-                text = None if path is None else read_source(path, self.max_size).text
-            except RewriteError:
-                text = None
+            text = None
+            if path is not None:
+                text = read_text_or_none(path, self.max_size)
+                probes.note("text", path, probes.digest(text))
             self._texts[relpath] = text
         return self._texts[relpath]
 
@@ -205,25 +209,31 @@ class DiskTree:
         path = self._path(relpath)
         if path is None:
             return None
-        try:
-            return os.path.realpath(path), os.stat(path).st_mtime_ns
-        except (OSError, ValueError):
-            return None
+        found = probes.directory_identity(path)
+        probes.note("identity", path, None if found is None else list(found))
+        return found
 
     def list_dir(self, relpath: str) -> list[str] | None:
         """The names in the directory ``relpath``, sorted (None if it is not one)."""
         path = self._path(relpath)
-        if path is None or not self.is_dir(relpath):
+        if path is None:
             return None
-        try:
-            return sorted(os.listdir(path))
-        except OSError:
-            return None
+        names = probes.directory_names(path)
+        probes.note("names", path, probes.names_digest(names))
+        return names
 
-    def _path(self, relpath: str) -> Path | None:
+    def _path(self, relpath: str) -> str | None:
         if posixpath.isabs(relpath) or "\\" in relpath or "\0" in relpath:
             return None
-        return self.root.joinpath(*relpath.split("/"))
+        return os.path.join(self._base, *relpath.split("/"))
+
+
+def read_text_or_none(path: str | Path, max_size: int) -> str | None:
+    """The decoded source at ``path`` (``read_source``), or None when it cannot be read."""
+    try:
+        return read_source(Path(path), max_size).text
+    except RewriteError:
+        return None
 
 
 def text_position(text: str, index: int) -> tuple[int, int]:

@@ -14,13 +14,17 @@ import csv
 import posixpath
 from collections.abc import Hashable, Iterable
 
+from rewriter import probes
+from rewriter.probes import Probe
 from rewriter.tree import SourceTree
 
 # Reading every RECORD of a site-packages is slow, and a build (or a test
 # corpus) asks about the same directory for many entries: the files of a
 # directory are kept for as long as the directory does not change (its
-# identity, from the tree, includes its modification time).
-_CACHE: dict[Hashable, frozenset[str]] = {}
+# identity, from the tree, includes its modification time). The probes of
+# the reads are kept too, and noted again for a rewrite that uses the files
+# (rewriter.probes), as if it had read them itself.
+_CACHE: dict[Hashable, tuple[frozenset[str], tuple[Probe, ...]]] = {}
 _CACHE_SIZE = 64
 
 
@@ -50,12 +54,16 @@ class InstalledCode:
             key = self._tree.identity(root)
             cached = _CACHE.get(key) if key is not None else None
             if cached is None:
-                cached = _read(self._tree, root)
+                with probes.recording() as reads:
+                    cached = (_read(self._tree, root), tuple(reads))
                 if key is not None:
                     if len(_CACHE) >= _CACHE_SIZE:
                         _CACHE.pop(next(iter(_CACHE)))
                     _CACHE[key] = cached
-            self._files[root] = cached
+            else:
+                for kind, subject, answer in cached[1]:
+                    probes.note(kind, subject, answer)
+            self._files[root] = cached[0]
         return self._files[root]
 
 

@@ -11,15 +11,19 @@ import gc
 import os
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeGuard
 
+from rewriter import probes
 from rewriter.config import Settings
 from rewriter.errors import ConfigError, Diagnostic, RewriteError
 from rewriter.files import DiskTree, encode_source, read_source
 from rewriter.report import BuildReport, FileReport
 from rewriter.result import Result
 from rewriter.workers import choose_workers
-from rewriter.writing import leftover_warnings, write_atomic
+from rewriter.writing import leftover_warnings, stale_temporaries, write_atomic
+
+if TYPE_CHECKING:
+    from rewriter.cache import VerdictCache
 
 
 def rewrite_text(
@@ -62,6 +66,7 @@ def rewrite_file(
     *,
     write: bool = True,
     verify_rewrite: bool | None = None,
+    cache: VerdictCache | None = None,
 ) -> FileReport:
     """Rewrite the entry at ``path`` in place (when ``write`` and it changes).
 
@@ -72,14 +77,26 @@ def rewrite_file(
     written. A file that already holds the rewrite (another run wrote it
     meanwhile) is reported unchanged. Temporary files that a killed run left
     beside the entry are removed (when ``write``) and named in the warnings.
+    With a ``cache``, the verdict of an earlier clean run is reused while it
+    holds, and a clean verdict is kept for the next run (``rewriter.cache``).
     """
     entry = Path(path)
     name = str(path)
     verified = write if verify_rewrite is None else verify_rewrite
     leftovers = leftover_warnings(entry, remove=write)
+    if cache is not None and not leftovers:
+        reused = reused_report(entry, settings, cache)
+        if reused is not None:
+            return reused
     try:
         source = read_source(entry, settings.max_size)
-        report = rewrite_text(source.text, settings, path=name, root=entry.parent, written=verified)
+        with probes.recording() as asked:
+            report = rewrite_text(
+                source.text, settings, path=name, root=entry.parent, written=verified
+            )
+        if cache is not None and _is_clean(report) and report.result is not None:
+            payload = [list(report.result.runtime_modules), list(report.result.reexports)]
+            cache.store(_VERDICT, entry, settings, source.raw, asked, payload)
         if write and report.result is not None and report.result.changed:
             data = encode_source(report.result.output, source.encoding)
             if write_atomic(entry, data, source.raw):
@@ -93,6 +110,44 @@ def rewrite_file(
     if not leftovers:
         return report
     return dataclasses.replace(report, warnings=(*leftovers, *report.warnings))
+
+
+_VERDICT = "verdict"
+"""The kind of the cache's records of clean runs: ``[runtime modules, re-exports]``."""
+
+
+def reused_report(path: Path, settings: Settings, cache: VerdictCache) -> FileReport | None:
+    """The report of an earlier clean run of the entry at ``path``, if its verdict still holds.
+
+    None when there is no such verdict, when it no longer holds (the entry
+    or a file its analysis read has changed), or when a killed run left
+    temporary files beside the entry (a run reports and removes them).
+    """
+    if any(stale_temporaries(path)):
+        return None
+    try:
+        source = read_source(path, settings.max_size)
+    except RewriteError:
+        return None
+    payload = cache.lookup(_VERDICT, path, settings, source.raw)
+    if not _is_verdict(payload):
+        return None
+    runtime_modules, reexports = payload
+    result = Result(source.text, source.text, tuple(runtime_modules), tuple(reexports))
+    return FileReport.from_result(str(path), result)
+
+
+def _is_clean(report: FileReport) -> bool:
+    return report.status == "unchanged" and not report.warnings and not report.findings
+
+
+def _is_verdict(payload: object) -> TypeGuard[list[list[str]]]:
+    return (
+        isinstance(payload, list)
+        and len(payload) == 2
+        and all(isinstance(part, list) for part in payload)
+        and all(isinstance(name, str) for part in payload for name in part)
+    )
 
 
 NOTHING_TO_UNDO = "nothing to undo: the entry holds no code rewriter generated"
@@ -188,6 +243,7 @@ def run_entries(
     jobs: int | None = None,
     verify_rewrite: bool | None = None,
     notify: Callable[[str], object] | None = None,
+    cache: VerdictCache | None = None,
 ) -> Iterator[FileReport]:
     """Rewrite ``entries`` like ``rewrite_file``; yield the reports in the order of ``entries``.
 
@@ -200,16 +256,45 @@ def run_entries(
     one job or one entry, or where no process pool can be started, everything
     runs in this process. Workers die with the run (``rewriter.lifeline``);
     if one dies during the run, every entry without a report yet is
-    rewritten in a process of its own (``rewriter.isolation``).
+    rewritten in a process of its own (``rewriter.isolation``). With a
+    ``cache``, entries whose clean verdict still holds are reported from it
+    here, and only the others go to the workers (``rewriter.cache``).
     """
+    options: dict[str, Any] = {"write": write}
+    if verify_rewrite is not None:
+        options["verify_rewrite"] = verify_rewrite
+    if cache is None:
+        yield from _run_all(entries, settings, options, jobs, notify)
+        return
+    # Verdicts that still hold are read here, so that a run with nothing
+    # new to look at starts no worker.
+    reused = [reused_report(entry, settings, cache) for entry in entries]
+    missing = [entry for entry, report in zip(entries, reused, strict=True) if report is None]
+    options["cache"] = cache
+    # Each None of `reused` stands for the next report of the computed ones,
+    # which run to their end (so that the workers are shut down).
+    waiting = iter(reused)
+    for computed in _run_all(missing, settings, options, jobs, notify) if missing else ():
+        for report in waiting:
+            if report is None:
+                break
+            yield report
+        yield computed
+    yield from (report for report in waiting if report is not None)
+
+
+def _run_all(
+    entries: Sequence[Path],
+    settings: Settings,
+    options: dict[str, Any],
+    jobs: int | None,
+    notify: Callable[[str], object] | None,
+) -> Iterator[FileReport]:
     wanted = min(jobs or settings.jobs or _usable_cpus(), len(entries))
     plan = choose_workers(wanted, entries, settings.max_size)
     if plan.note is not None and notify is not None:
         notify(plan.note)
     workers = plan.workers
-    options: dict[str, Any] = {"write": write}
-    if verify_rewrite is not None:
-        options["verify_rewrite"] = verify_rewrite
     done = 0
     if workers > 1:
         from concurrent.futures.process import BrokenProcessPool

@@ -20,10 +20,14 @@ import os
 import stat
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rewriter.config import Settings
 from rewriter.errors import RewriteError
 from rewriter.patterns import Pattern, last_match, parse_pattern, read_patterns
+
+if TYPE_CHECKING:
+    from rewriter.cache import VerdictCache
 
 _SKIPPED_DIRS = frozenset({".git", ".hg", ".svn"})
 _EXAMPLES = 3
@@ -88,25 +92,28 @@ class Search:
         )
 
 
-def search(path: Path, settings: Settings) -> Search:
+def search(path: Path, settings: Settings, cache: VerdictCache | None = None) -> Search:
     """The entries that ``path`` names: itself for a file, a search for a directory.
 
     A file is an entry as it is, whatever the patterns. Raises RewriteError
-    when ``path`` does not exist.
+    when ``path`` does not exist. A ``cache`` keeps what each entry imports
+    between runs (``rewriter.discovery``).
     """
     if _kind(path) != "directory":
         if os.path.lexists(path):
             return Search(path, (path,), searched=1, entry_patterns=settings.entry)
         raise RewriteError("no such file or directory")
-    return _without_runtime_modules(_Walk(path, settings).run(), settings)
+    return _without_runtime_modules(_Walk(path, settings).run(), settings, cache)
 
 
-def _without_runtime_modules(found: Search, settings: Settings) -> Search:
+def _without_runtime_modules(
+    found: Search, settings: Settings, cache: VerdictCache | None
+) -> Search:
     # A file the entry patterns select is no entry when another entry
     # imports it as its runtime (rewriter.discovery).
     from rewriter.discovery import runtime_of_other_entries
 
-    runtime = runtime_of_other_entries(found.entries, settings)
+    runtime = runtime_of_other_entries(found.entries, settings, cache)
     if not runtime:
         return found
     skips = tuple(

@@ -345,7 +345,7 @@ def test_settings_precedence(
     (project / "pyproject.toml").write_text(pyproject)
     seen: list[Settings] = []
 
-    def record(path: Path, settings: Settings, *, write: bool = True) -> FileReport:
+    def record(path: Path, settings: Settings, *, write: bool = True, **_: object) -> FileReport:
         seen.append(settings)
         return FileReport("x", "unchanged")
 

@@ -1,0 +1,124 @@
+"""What a rewrite asked the file system, so that its verdict can be reused.
+
+The core reads the disk only through ``files.DiskTree`` and the few
+environment questions in ``rewriter.context``. Each of them reports the
+question and its answer here (``note``) while a ``recording`` is active. A
+question is a ``Probe``: a kind, a subject (an absolute path, or a module
+name) and the answer, in a form that JSON keeps (texts and directory
+listings as digests). ``answer`` asks the same question again: a verdict
+recorded with its probes still holds when every probe gets the same answer
+(``rewriter.cache``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Literal
+
+ProbeKind = Literal["kind", "text", "names", "identity", "importable"]
+Answer = int | str | bool | list[object] | None
+Probe = tuple[ProbeKind, str, Answer]
+"""``(kind, subject, answer)``:
+
+- ``("kind", path, file type bits of os.stat, 0 when missing)``
+- ``("text", path, digest of the decoded source, None when unreadable)``
+- ``("names", path, digest of the sorted directory listing, None when no directory)``
+- ``("identity", path, [real path, modification time in ns], None when none)``
+- ``("importable", top-level module name, bool)``
+"""
+
+_recordings: list[list[Probe]] = []
+
+
+@contextmanager
+def recording() -> Iterator[list[Probe]]:
+    """Collect every probe noted inside the block (nested recordings each get them all)."""
+    probes: list[Probe] = []
+    _recordings.append(probes)
+    try:
+        yield probes
+    finally:
+        _recordings.remove(probes)
+
+
+def is_recording() -> bool:
+    """True inside a ``recording``: callers that cache answers replay them with ``note``."""
+    return bool(_recordings)
+
+
+def note(kind: ProbeKind, subject: str, answer: Answer) -> None:
+    """Report one question and its answer to every active recording."""
+    for probes in _recordings:
+        probes.append((kind, subject, answer))
+
+
+def digest(text: str | None) -> str | None:
+    """The digest a ``text`` or ``names`` probe keeps (BLAKE2b, 16 bytes, hex)."""
+    if text is None:
+        return None
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+
+
+def file_kind(path: str) -> int:
+    """The file type bits (``stat.S_IFMT``) of ``path``, symlinks followed; 0 when missing."""
+    try:
+        return stat.S_IFMT(os.stat(path).st_mode)
+    except (OSError, ValueError):
+        return 0
+
+
+def directory_names(path: str) -> list[str] | None:
+    """The names in directory ``path``, sorted; None when it is not one or cannot be listed."""
+    if file_kind(path) != stat.S_IFDIR:
+        return None
+    try:
+        return sorted(os.listdir(path))
+    except OSError:
+        return None
+
+
+def directory_identity(path: str) -> tuple[str, int] | None:
+    """``(real path, st_mtime_ns)`` of ``path``; None when it cannot be looked at."""
+    try:
+        return os.path.realpath(path), os.stat(path).st_mtime_ns
+    except (OSError, ValueError):
+        return None
+
+
+def names_digest(names: Sequence[str] | None) -> str | None:
+    """The ``names`` probe's answer for a directory listing."""
+    return None if names is None else digest("\0".join(names))
+
+
+def answer(kind: ProbeKind, subject: str, max_size: int) -> Answer:
+    """The answer the probe ``(kind, subject)`` gets now (``max_size`` in bytes, for texts)."""
+    return _ANSWERS[kind](subject, max_size)
+
+
+def _text_answer(path: str, max_size: int) -> Answer:
+    from rewriter.files import read_text_or_none
+
+    return digest(read_text_or_none(path, max_size))
+
+
+def _importable_answer(top: str, _: int) -> Answer:
+    from rewriter.context import importable_here
+
+    return importable_here(top)
+
+
+def _listed(found: tuple[str, int] | None) -> Answer:
+    return None if found is None else list(found)
+
+
+_ANSWERS: dict[str, Callable[[str, int], Answer]] = {
+    "kind": lambda path, _: file_kind(path),
+    "text": _text_answer,
+    "names": lambda path, _: names_digest(directory_names(path)),
+    "identity": lambda path, _: _listed(directory_identity(path)),
+    "importable": _importable_answer,
+}

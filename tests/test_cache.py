@@ -1,0 +1,462 @@
+"""The verdict cache: a second run reuses clean verdicts, and only while they hold.
+
+Each invalidation test changes one thing a verdict depends on, of one kind
+of probe (``rewriter.probes``): a text the analysis read, a file it looked
+for, a directory it listed, a module it found installed, the settings. The
+run after the change must agree with a run without the cache, and differ
+from the cached verdict, so that a cache that ignored the change fails.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from rewriter import cli, probes
+from rewriter.cache import VerdictCache
+from rewriter.config import Settings
+from rewriter.files import read_source
+from rewriter.report import FileReport
+from rewriter.runner import rewrite_text
+
+ENTRY = '"""Server entry."""\nfrom .chunks.app import handler\nfrom .chunks import routes\n'
+APP = "def handler(event, context):\n    return 'served'\n"
+INIT = "def init():\n    pass\n"
+PYPROJECT = '[tool.rewriter]\ninit = "instrument:init"\n'
+
+
+def make_tree(root: Path, count: int = 3, *, init: str = "instrument:init") -> list[Path]:
+    """``root/build/appN/index.py`` with its runtime and init; ``root/pyproject.toml``."""
+    entries = []
+    for index in range(count):
+        app = root / "build" / f"app{index}"
+        (app / "chunks").mkdir(parents=True)
+        (app / "chunks" / "__init__.py").write_text("")
+        (app / "chunks" / "app.py").write_text(APP)
+        (app / "chunks" / "routes.py").write_text("ROUTES = []\n")
+        (app / "instrument.py").write_text(INIT)
+        (app / "index.py").write_text(ENTRY)
+        entries.append(app / "index.py")
+    (root / "pyproject.toml").write_text(f'[tool.rewriter]\ninit = "{init}"\n')
+    return entries
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = cli.main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def count_analyses(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The entries analysed from now on (rewrites and discovery), in order."""
+    import rewriter.discovery
+    import rewriter.runner
+
+    analysed: list[str] = []
+    rewrite, discover = rewriter.runner.rewrite_text, rewriter.discovery._runtime_relpaths
+
+    def counted_rewrite(text: str, settings: Settings, **options: Any) -> FileReport:
+        analysed.append(f"rewrite {options['path']}")
+        return rewrite(text, settings, **options)
+
+    def counted_discovery(entry: Path, text: str, settings: Settings) -> list[str] | None:
+        analysed.append(f"discover {entry}")
+        return discover(entry, text, settings)
+
+    monkeypatch.setattr(rewriter.runner, "rewrite_text", counted_rewrite)
+    monkeypatch.setattr(rewriter.discovery, "_runtime_relpaths", counted_discovery)
+    return analysed
+
+
+def test_a_second_check_reuses_every_verdict_and_reports_the_same(
+    project: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_tree(project)
+    assert run(capsys, "-q", "build")[0] == 0
+    first = run(capsys, "--check", "--format", "json", "build")
+    assert first[0] == 0
+    analysed = count_analyses(monkeypatch)
+    second = run(capsys, "--check", "--format", "json", "build")
+    text = run(capsys, "--check", "-v", "build")
+    assert analysed == []
+    assert second == first
+    assert text[0] == 0
+    assert text[2].count("unchanged build/app") == 3
+    document = json.loads(second[1])
+    assert [item["runtime_modules"] for item in document["files"]] == [
+        [".chunks.app", ".chunks"]  # the modules as the imports write them
+    ] * 3
+
+
+def test_no_cache_analyses_again(
+    project: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_tree(project, 1)
+    assert run(capsys, "-q", "build")[0] == 0
+    assert run(capsys, "-q", "--check", "build")[0] == 0
+    analysed = count_analyses(monkeypatch)
+    assert run(capsys, "-q", "--check", "--no-cache", "build")[0] == 0
+    assert analysed == ["discover build/app0/index.py", "rewrite build/app0/index.py"]
+
+
+def test_a_write_run_reuses_verdicts_too(
+    project: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    entries = make_tree(project, 2)
+    assert run(capsys, "-q", "build")[0] == 0
+    assert run(capsys, "-q", "build")[0] == 0  # unchanged: the verdicts are kept
+    rewritten = [entry.read_bytes() for entry in entries]
+    analysed = count_analyses(monkeypatch)
+    assert run(capsys, "build") == (0, "", "2 files left unchanged.\n")
+    assert analysed == []
+    assert [entry.read_bytes() for entry in entries] == rewritten
+
+
+def test_only_clean_verdicts_are_kept(
+    project: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A check that finds work, and a run with a warning, keep nothing.
+    entries = make_tree(project, 1)
+    assert run(capsys, "-q", "--check", "build")[0] == 1
+    assert run(capsys, "-q", "build", "--runtime", "chunk/**")[0] == 0
+    assert run(capsys, "-q", "--check", "build", "--runtime", "chunk/**")[0] == 0
+    assert entries[0].read_text() != ENTRY
+    analysed = count_analyses(monkeypatch)
+    code, _, err = run(capsys, "--check", "build", "--runtime", "chunk/**")
+    assert (code, err.count("matches no module")) == (0, 1)
+    assert analysed == ["rewrite build/app0/index.py"]  # what it imports is kept
+
+
+def _cached_then_changed(
+    project: Path,
+    capsys: pytest.CaptureFixture[str],
+    change: object,
+    *argv: str,
+) -> tuple[tuple[int, str, str], tuple[int, str, str], tuple[int, str, str]]:
+    """Rewrite and check (kept), ``change()``, check again with and without the cache."""
+    assert run(capsys, "-q", *argv, "build")[0] == 0
+    before = run(capsys, "--check", *argv, "build")
+    assert before[0] == 0
+    assert callable(change)
+    change()
+    cached = run(capsys, "--check", *argv, "build")
+    fresh = run(capsys, "--check", "--no-cache", *argv, "build")
+    return before, cached, fresh
+
+
+def test_a_changed_text_the_analysis_read_is_seen(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The init callable is checked in the init module's text ("text" probe).
+    entries = make_tree(project, 2)
+    init = entries[1].parent / "instrument.py"
+    before, cached, fresh = _cached_then_changed(
+        project, capsys, lambda: init.write_text("def setup():\n    pass\n")
+    )
+    assert cached == fresh
+    assert cached != before
+    assert cached[0] == 2
+    assert "init callable 'init' is not defined" in cached[2]
+    assert "app0/" not in cached[2]  # the other entry's verdict still holds
+
+
+def test_a_file_that_goes_away_is_seen(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # The runtime module was looked for and found ("kind" probe).
+    entries = make_tree(project, 2)
+    routes = entries[0].parent / "chunks" / "routes.py"
+    before, cached, fresh = _cached_then_changed(project, capsys, routes.unlink)
+    assert cached == fresh
+    assert cached != before
+
+
+def test_a_file_that_appears_is_seen(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # `import vendorlib` finds no file in the tree: an installed library,
+    # left static. A `vendorlib.py` beside the entry makes it runtime: a
+    # file that was looked for and not found ("kind" probe, answer 0).
+    entries = make_tree(project, 1)
+    entries[0].write_text(ENTRY + "import vendorlib\n")
+    module = entries[0].parent / "vendorlib.py"
+    before, cached, fresh = _cached_then_changed(project, capsys, lambda: module.write_text(APP))
+    assert cached == fresh
+    assert cached != before
+    assert cached[0] == 1
+
+
+def test_an_installed_distribution_that_appears_is_seen(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # `pip install --target` puts a dist-info beside the code; a module its
+    # RECORD lists is third-party ("names" and "identity" probes).
+    entries = make_tree(project, 1)
+    app = entries[0].parent
+
+    def install() -> None:
+        info = app / "chunks-1.0.dist-info"
+        info.mkdir()
+        (info / "RECORD").write_text("chunks/__init__.py,,\nchunks/app.py,,\nchunks/routes.py,,\n")
+
+    before, cached, fresh = _cached_then_changed(project, capsys, install)
+    assert cached == fresh
+    assert cached != before
+    assert cached[0] != 0
+
+
+def test_an_installed_init_module_that_goes_away_is_seen(
+    project: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # An init module outside the tree counts when this interpreter can
+    # import it ("importable" probe).
+    site = tmp_path_factory.mktemp("site")
+    (site / "outside_init.py").write_text(INIT)
+    monkeypatch.syspath_prepend(str(site))
+    make_tree(project, 1, init="outside_init")
+
+    def uninstall() -> None:
+        (site / "outside_init.py").unlink()
+        sys.path_importer_cache.clear()
+
+    before, cached, fresh = _cached_then_changed(project, capsys, uninstall)
+    assert cached == fresh
+    assert cached != before
+    assert cached[0] == 2
+    assert "outside_init" in cached[2]
+
+
+def test_changed_settings_are_seen(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    make_tree(project, 1)
+    before, cached, fresh = _cached_then_changed(
+        project,
+        capsys,
+        lambda: (project / "pyproject.toml").write_text(f"{PYPROJECT}guard = false\n"),
+    )
+    assert cached == fresh
+    assert cached != before
+    assert cached[0] == 1
+
+
+def test_a_changed_entry_is_seen(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    entries = make_tree(project, 1)
+    before, cached, fresh = _cached_then_changed(
+        project, capsys, lambda: entries[0].write_text(entries[0].read_text() + "import json\n")
+    )
+    assert cached == fresh
+    assert cached != before
+    assert cached[0] == 1
+
+
+def test_a_leftover_temporary_is_reported_again(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    entries = make_tree(project, 1)
+
+    def leave_temporary() -> None:
+        temporary = entries[0].parent / ".index.py.abcd1234.rewriter.tmp"
+        temporary.write_bytes(b"half a rewrite")
+        then = time.time() - 3600
+        os.utime(temporary, (then, then))
+
+    before, cached, fresh = _cached_then_changed(project, capsys, leave_temporary)
+    assert cached == fresh
+    assert cached != before
+    assert "interrupted run left behind" in cached[2]
+
+
+def test_a_damaged_record_is_a_miss(
+    project: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_tree(project, 2)
+    assert run(capsys, "-q", "build")[0] == 0
+    assert run(capsys, "-q", "--check", "build")[0] == 0
+    directory = Path(os.environ["REWRITER_CACHE_DIR"])
+    records = sorted(path for path in directory.rglob("*") if path.is_file())
+    assert len(records) == 4  # a verdict and the runtime files of each entry
+    for index, record in enumerate(records):
+        record.write_bytes([b"", b"{", b"[1, 2]", b'{"content": 1}'][index])
+    assert run(capsys, "--check", "build") == (0, "", "2 files would be left unchanged.\n")
+
+
+@pytest.mark.skipif(os.geteuid() == 0 if hasattr(os, "geteuid") else True, reason="needs non-root")
+def test_an_unwritable_cache_changes_nothing(
+    project: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_tree(project, 1)
+    locked = project.parent / "locked-cache"
+    locked.mkdir(mode=0o500)
+    monkeypatch.setenv("REWRITER_CACHE_DIR", str(locked / "cache"))
+    assert run(capsys, "-q", "build")[0] == 0
+    assert run(capsys, "--check", "build") == (0, "", "1 file would be left unchanged.\n")
+
+
+def test_a_cache_that_others_can_write_to_is_not_used(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)
+    assert VerdictCache.open(shared) is None
+    not_a_directory = tmp_path / "file"
+    not_a_directory.write_text("")
+    assert VerdictCache.open(not_a_directory) is None
+    assert VerdictCache.open(not_a_directory / "below") is None
+    made = VerdictCache.open(tmp_path / "new" / "cache")
+    assert made is not None
+    assert stat.S_IMODE((tmp_path / "new" / "cache").stat().st_mode) == 0o700
+
+
+def test_the_cache_directory_follows_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rewriter.cache import default_directory
+
+    monkeypatch.setenv("REWRITER_CACHE_DIR", str(tmp_path / "given"))
+    assert default_directory() == tmp_path / "given"
+    monkeypatch.delenv("REWRITER_CACHE_DIR")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert default_directory() == tmp_path / "xdg" / "rewriter"
+    monkeypatch.setenv("XDG_CACHE_HOME", "relative")  # the XDG spec says: ignore it
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert default_directory() == tmp_path / "home" / ".cache" / "rewriter"
+
+
+def _audited_reads(entry: Path, settings: Settings) -> tuple[set[str], list[probes.Probe]]:
+    """The paths the analysis of ``entry`` opened or listed, and the probes it noted."""
+    opened: set[str] = set()
+    watching = [True]
+
+    def hook(event: str, arguments: tuple[object, ...]) -> None:
+        if watching[0] and event in {"open", "os.listdir", "os.scandir"} and arguments:
+            target = arguments[0]
+            if isinstance(target, (str, bytes, os.PathLike)):
+                opened.add(os.path.abspath(os.fsdecode(target)))
+
+    sys.addaudithook(hook)  # hooks cannot be removed: this one stops listening below
+    source = read_source(entry)
+    try:
+        with probes.recording() as asked:
+            report = rewrite_text(source.text, settings, path=str(entry), root=entry.parent)
+    finally:
+        watching[0] = False
+    assert report.status == "changed", report
+    return opened, asked
+
+
+@pytest.mark.parametrize("case", ["nitro", "installed", "outside_init", "package"])
+def test_every_file_the_analysis_reads_is_a_probe(
+    case: str, project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An audit hook sees every open and listing; each must be in the record.
+
+    The import system lists the directories of ``sys.path`` (the current
+    directory among them) when it looks for an installed init module; the
+    ``importable`` probe asks that question again as a whole.
+    """
+    init = {"outside_init": "outside_init", "package": "build.app0.instrument:init"}.get(
+        case, "instrument:init"
+    )
+    entry = make_tree(project, 1, init=init)[0]
+    app = entry.parent
+    if case == "installed":
+        info = app / "vendor-1.0.dist-info"
+        info.mkdir()
+        (info / "RECORD").write_text("vendor.py,,\n")
+        (app / "vendor.py").write_text("import json\n")
+        entry.write_text(entry.read_text() + "import vendor\n")
+    if case == "outside_init":
+        (project / "outside_init.py").write_text(INIT)
+    if case == "package":
+        (app / "__init__.py").write_text("")
+        (app.parent / "__init__.py").write_text("")
+    opened, asked = _audited_reads(entry, Settings(init=init))
+    read = {os.path.abspath(subject) for kind, subject, _ in asked if kind in {"text", "names"}}
+    if any(kind == "importable" for kind, _, _ in asked):
+        read.add(str(project))
+    in_tree = {path for path in opened if path.startswith(str(project))}
+    assert in_tree - {str(entry)} <= read
+    assert read  # the probes name what was read
+
+
+# What the property test below changes between runs, in the tree of one
+# entry (build/app0). It draws sequences of these, each followed by a check
+# with the cache and one without. It cannot draw: changes outside the
+# entry's tree other than the settings (a library upgrade, another Python,
+# a module installed on sys.path: the run fingerprint and the "importable"
+# probe, tested above), symlinks, permissions, or a change made while a run
+# is under way.
+_CHANGES: dict[str, tuple[str, str | None]] = {
+    "runtime imports os": ("chunks/app.py", APP + "import os\n"),
+    "runtime as before": ("chunks/app.py", APP),
+    "runtime module removed": ("chunks/routes.py", None),
+    "runtime module back": ("chunks/routes.py", "ROUTES = []\n"),
+    "runtime package shadows module": ("chunks/app/__init__.py", APP),
+    "runtime package removed": ("chunks/app/__init__.py", None),
+    "library beside the entry": ("vendorlib.py", APP),
+    "library removed": ("vendorlib.py", None),
+    "init renamed": ("instrument.py", "def setup():\n    pass\n"),
+    "init back": ("instrument.py", INIT),
+    "init removed": ("instrument.py", None),
+    "distribution installed": ("chunks-1.0.dist-info/RECORD", "chunks/app.py,,\n"),
+    "distribution removed": ("chunks-1.0.dist-info/RECORD", None),
+    "entry made a package": ("__init__.py", ""),
+    "entry a script again": ("__init__.py", None),
+    "helper imports the runtime": ("helpers.py", "from chunks import app\n"),
+    "helper imports nothing": ("helpers.py", "import json\n"),
+    "entry imports the library": ("index.py", "+import vendorlib\n"),
+    "entry imports the helper first": ("index.py", "^import helpers\n"),
+    "guard off": ("../../pyproject.toml", f"{PYPROJECT}guard = false\n"),
+    "guard on": ("../../pyproject.toml", PYPROJECT),
+    "rewrite": ("", None),
+}
+
+
+def _apply(app: Path, change: str, capsys: pytest.CaptureFixture[str]) -> None:
+    relpath, content = _CHANGES[change]
+    target = app / relpath
+    if change == "rewrite":
+        run(capsys, "-q", "build")
+    elif content is None:
+        if target.exists():
+            target.unlink()
+    elif content.startswith(("+", "^")) and target.exists():
+        text = target.read_text()
+        target.write_text(text + content[1:] if content[0] == "+" else content[1:] + text)
+    elif not content.startswith(("+", "^")):
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(content)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+@given(changes=st.lists(st.sampled_from(sorted(_CHANGES)), min_size=1, max_size=8))
+def test_a_cached_check_always_agrees_with_a_fresh_one(
+    changes: list[str],
+    tmp_path_factory: pytest.TempPathFactory,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    project = tmp_path_factory.mktemp("drawn")
+    monkeypatch.chdir(project)
+    app = make_tree(project, 1)[0].parent
+    run(capsys, "-q", "build")
+    for change in changes:
+        _apply(app, change, capsys)
+        cached = run(capsys, "--check", "--format", "json", "build")
+        again = run(capsys, "--check", "--format", "json", "build")
+        fresh = run(capsys, "--check", "--format", "json", "--no-cache", "build")
+        assert cached == again == fresh, change
