@@ -33,6 +33,7 @@ one is made.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import json
 import os
@@ -161,7 +162,9 @@ class VerdictCache:
             preload = _preload_plan(settings)
         except Exception:  # a plan that cannot be made fails the run elsewhere
             return None
-        parts = [str(_FORMAT), self._fingerprint, kind, where, repr(settings), preload]
+        # The number of jobs decides where an entry is analysed, not how.
+        decisive = repr(dataclasses.replace(settings, jobs=None))
+        parts = [str(_FORMAT), self._fingerprint, kind, where, decisive, preload]
         return hashlib.sha256("\0".join(parts).encode("utf-8", "surrogatepass")).hexdigest()
 
 

@@ -114,6 +114,17 @@ def test_no_cache_analyses_again(
     assert analysed == ["discover build/app0/index.py", "rewrite build/app0/index.py"]
 
 
+def test_the_number_of_jobs_does_not_matter(
+    project: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_tree(project, 2)
+    assert run(capsys, "-q", "build")[0] == 0
+    assert run(capsys, "-q", "--check", "-j", "1", "build")[0] == 0
+    analysed = count_analyses(monkeypatch)
+    assert run(capsys, "-q", "--check", "-j", "2", "build")[0] == 0
+    assert analysed == []
+
+
 def test_a_write_run_reuses_verdicts_too(
     project: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -293,16 +304,19 @@ def test_a_damaged_record_is_a_miss(
     assert run(capsys, "--check", "build") == (0, "", "2 files would be left unchanged.\n")
 
 
-@pytest.mark.skipif(os.geteuid() == 0 if hasattr(os, "geteuid") else True, reason="needs non-root")
-def test_an_unwritable_cache_changes_nothing(
+def test_a_cache_that_cannot_be_made_changes_nothing(
     project: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     make_tree(project, 1)
-    locked = project.parent / "locked-cache"
-    locked.mkdir(mode=0o500)
-    monkeypatch.setenv("REWRITER_CACHE_DIR", str(locked / "cache"))
+    blocked = project.parent / "a-file"
+    blocked.write_text("")
+    monkeypatch.setenv("REWRITER_CACHE_DIR", str(blocked / "cache"))
     assert run(capsys, "-q", "build")[0] == 0
-    assert run(capsys, "--check", "build") == (0, "", "1 file would be left unchanged.\n")
+    analysed = count_analyses(monkeypatch)
+    for _ in range(2):
+        assert run(capsys, "--check", "build") == (0, "", "1 file would be left unchanged.\n")
+    assert len(analysed) == 4  # discovery and rewrite, each time
+    assert blocked.read_text() == ""
 
 
 def test_a_cache_that_others_can_write_to_is_not_used(
