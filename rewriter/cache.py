@@ -61,7 +61,7 @@ class VerdictCache:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
         self._fingerprint = _run_fingerprint()
-        self._answers: dict[tuple[str, str], probes.Answer] = {}
+        self._answers: dict[tuple[object, ...], probes.Answer] = {}
 
     @property
     def records(self) -> Path:
@@ -74,7 +74,8 @@ class VerdictCache:
 
         The directory is created (mode 0700) when missing. It is unusable when
         it cannot be created, is not a directory, or is owned by another user
-        or writable by group or others.
+        or writable by group or others, and when the current directory is
+        gone.
         """
         where = directory if directory is not None else default_directory()
         if where is None:
@@ -88,7 +89,10 @@ class VerdictCache:
         private = not status.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
         if not (stat.S_ISDIR(status.st_mode) and mine and private):
             return None
-        return cls(where)
+        try:
+            return cls(where)
+        except OSError:  # no current directory (removed while the run started)
+            return None
 
     def __getstate__(self) -> dict[str, Any]:
         return {"directory": self.directory, "_fingerprint": self._fingerprint, "_answers": {}}
@@ -103,12 +107,11 @@ class VerdictCache:
         if key is None:
             return None
         try:
-            with open(self.records / key, encoding="utf-8") as file:
-                record = json.load(file)
+            record = _read_record(self.records / key)
             if record["content"] != _content_digest(raw):
                 return None
             for probe_kind, subject, answer in record["probes"]:
-                if self._answer(probe_kind, subject, settings.max_size) != answer:
+                if self._answer(probe_kind, subject, answer) != answer:
                     return None
             return record["payload"]
         except (OSError, ValueError, TypeError, KeyError):
@@ -149,23 +152,44 @@ class VerdictCache:
             with contextlib.suppress(OSError):
                 os.unlink(temporary)
 
-    def _answer(self, kind: probes.ProbeKind, subject: str, max_size: int) -> probes.Answer:
+    def _answer(
+        self, kind: probes.ProbeKind, subject: str, recorded: probes.Answer
+    ) -> probes.Answer:
         # A run asks the same question for many entries (a shared runtime
         # module, a site-packages listing): each is answered once per run.
-        if (kind, subject) not in self._answers:
-            self._answers[(kind, subject)] = probes.answer(kind, subject, max_size)
-        return self._answers[(kind, subject)]
+        question = probes.question(kind, subject, recorded)
+        if question not in self._answers:
+            self._answers[question] = probes.answer(kind, subject, recorded)
+        return self._answers[question]
 
     def _key(self, kind: str, entry: Path, settings: Settings) -> str | None:
         try:
-            where = os.path.abspath(entry)
             preload = _preload_plan(settings)
+            handlers = repr(settings.handlers)  # a preset's names are read when asked
         except Exception:  # a plan that cannot be made fails the run elsewhere
             return None
+        # The entry's path as given (the current directory is part of the
+        # fingerprint): its package is read from the path's parts, and
+        # `a/../b` goes through `a`, which may be a symlink.
+        where = os.fspath(entry)
         # The number of jobs decides where an entry is analysed, not how.
         decisive = repr(dataclasses.replace(settings, jobs=None))
-        parts = [str(_FORMAT), self._fingerprint, kind, where, decisive, preload]
+        parts = [str(_FORMAT), self._fingerprint, kind, where, decisive, handlers, preload]
         return hashlib.sha256("\0".join(parts).encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _read_record(path: Path) -> Any:
+    """The JSON of a record file; raises OSError unless it is a regular file of sane size."""
+    descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    with open(descriptor, "rb") as file:
+        status = os.fstat(file.fileno())
+        if not stat.S_ISREG(status.st_mode) or status.st_size > _LARGEST_RECORD:
+            raise OSError(f"not a record: {path}")
+        return json.loads(file.read())
+
+
+_LARGEST_RECORD = 64 * 1024 * 1024
+"""Bytes; a record lists the probes of one entry (a few KB for a typical entry)."""
 
 
 _UNUSED_FOR = 30 * 24 * 3600

@@ -299,9 +299,10 @@ def _init_source(
     # Not in the tree: the current directory, which servers put on sys.path.
     from pathlib import Path
 
+    from rewriter.config import DEFAULT_MAX_SIZE
     from rewriter.files import DiskTree
 
-    here = DiskTree(Path("."))
+    here = DiskTree(Path("."), getattr(tree, "max_size", DEFAULT_MAX_SIZE))
     parts = init.target.split(".")
     for depth in range(1, len(parts) + 1):
         base = "/".join(parts[:depth])

@@ -21,7 +21,7 @@ from rewriter.analysis import EntryLocation, ModuleLocator, RuntimeClassifier, m
 from rewriter.bindings import ImportStatement
 from rewriter.config import Settings
 from rewriter.files import DiskTree, read_source
-from rewriter.parsing import python_tree
+from rewriter.parsing import compiler_warnings_ignored, python_tree
 
 if TYPE_CHECKING:
     from rewriter.cache import VerdictCache
@@ -69,7 +69,8 @@ def _runtime_relpaths(entry: Path, text: str, settings: Settings) -> list[str] |
     try:
         # Within the parser's bounds: CPython's own parse of some text
         # (a dotted name of 20,000 parts) takes minutes.
-        module = python_tree(text)
+        with compiler_warnings_ignored():
+            module = python_tree(text)
     except Exception:  # reported when the entry is rewritten
         return None
     tree = DiskTree(entry.parent, settings.max_size)

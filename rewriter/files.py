@@ -164,14 +164,15 @@ class DiskTree:
     Relative paths are POSIX-style and may start with ``..``. Unreadable or
     undecodable files read as None. Texts and file kinds are cached for one
     rewrite (the same paths are asked about many times). Every question that
-    reaches the disk is noted for ``rewriter.probes`` (with absolute paths).
+    reaches the disk is noted for ``rewriter.probes``, with the path under
+    ``root`` as it is (relative to the current directory when ``root`` is).
     """
 
     def __init__(self, root: Path, max_size: int = DEFAULT_MAX_SIZE) -> None:
         self.root = root
         self.max_size = max_size
         # Not normalised: `a/../b` goes through `a`, which may be a symlink.
-        self._base = os.path.join(os.getcwd(), root)
+        self._base = os.fspath(root)
         self._texts: dict[str, str | None] = {}
         self._kinds: dict[str, int] = {}
 
@@ -200,7 +201,7 @@ class DiskTree:
             text = None
             if path is not None:
                 text = read_text_or_none(path, self.max_size)
-                probes.note("text", path, probes.digest(text))
+                probes.note("text", path, probes.text_answer(path, self.max_size, text))
             self._texts[relpath] = text
         return self._texts[relpath]
 

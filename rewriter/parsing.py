@@ -32,12 +32,14 @@ tree to ``parse_module``). The limits were measured with LibCST 1.9;
 from __future__ import annotations
 
 import ast
+import contextlib
 import io
 import itertools
 import os
 import re
 import threading
 import tokenize
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
@@ -75,6 +77,24 @@ _LOST_TEXT = {  # what LibCST drops, by the first character lost
     " put the form feed on a line of its own",
     ":": "the space before this colon is not kept; remove it",
 }
+
+
+@contextlib.contextmanager
+def compiler_warnings_ignored() -> Iterator[None]:
+    """Run the body with CPython's warnings about the code it parses ignored.
+
+    Parsing the entry and its modules may warn about them: a
+    ``SyntaxWarning`` (``"\\d"`` on 3.12, ``x is 1``, a call of a literal), and
+    on 3.11 a ``DeprecationWarning`` for an invalid escape sequence. They are
+    about code the rewrite keeps as it is. Printed, they would depend on
+    whether a verdict came from the cache (``rewriter.cache``), and under
+    ``-W error`` they would make the parse fail. The warning filters are
+    process-wide, so the parser thread is covered too.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SyntaxWarning)
+        warnings.filterwarnings("ignore", "invalid .*escape sequence", DeprecationWarning)
+        yield
 
 
 def parse_module(source: str, tree: ast.Module | None = None) -> cst.Module:

@@ -25,7 +25,7 @@ Probe = tuple[ProbeKind, str, Answer]
 """``(kind, subject, answer)``:
 
 - ``("kind", path, file type bits of os.stat, 0 when missing)``
-- ``("text", path, digest of the decoded source, None when unreadable)``
+- ``("text", path, [largest size read in bytes, digest of the decoded source or None])``
 - ``("names", path, digest of the sorted directory listing, None when no directory)``
 - ``("identity", path, [real path, modification time in ns], None when none)``
 - ``("importable", top-level module name, bool)``
@@ -94,18 +94,33 @@ def names_digest(names: Sequence[str] | None) -> str | None:
     return None if names is None else digest("\0".join(names))
 
 
-def answer(kind: ProbeKind, subject: str, max_size: int) -> Answer:
-    """The answer the probe ``(kind, subject)`` gets now (``max_size`` in bytes, for texts)."""
-    return _ANSWERS[kind](subject, max_size)
+def text_answer(path: str, max_size: int, text: str | None) -> Answer:
+    """The ``text`` probe's answer for ``text`` read from ``path`` with ``max_size`` (bytes)."""
+    return [max_size, digest(text)]
 
 
-def _text_answer(path: str, max_size: int) -> Answer:
-    from rewriter.files import read_text_or_none
+def question(kind: ProbeKind, subject: str, recorded: Answer) -> tuple[object, ...]:
+    """What identifies a probe's question: a text is read again within its recorded size."""
+    return (kind, subject, _size_of(recorded) if kind == "text" else None)
 
-    return digest(read_text_or_none(path, max_size))
+
+def answer(kind: ProbeKind, subject: str, recorded: Answer) -> Answer:
+    """The answer that the probe ``(kind, subject)``, recorded as ``recorded``, gets now."""
+    if kind == "text":
+        from rewriter.files import read_text_or_none
+
+        size = _size_of(recorded)
+        return text_answer(subject, size, read_text_or_none(subject, size))
+    return _ANSWERS[kind](subject)
 
 
-def _importable_answer(top: str, _: int) -> Answer:
+def _size_of(recorded: Answer) -> int:
+    if isinstance(recorded, list) and recorded and type(recorded[0]) is int and recorded[0] >= 0:
+        return recorded[0]
+    return 0
+
+
+def _importable_answer(top: str) -> Answer:
     from rewriter.context import importable_here
 
     return importable_here(top)
@@ -115,10 +130,9 @@ def _listed(found: tuple[str, int] | None) -> Answer:
     return None if found is None else list(found)
 
 
-_ANSWERS: dict[str, Callable[[str, int], Answer]] = {
-    "kind": lambda path, _: file_kind(path),
-    "text": _text_answer,
-    "names": lambda path, _: names_digest(directory_names(path)),
-    "identity": lambda path, _: _listed(directory_identity(path)),
+_ANSWERS: dict[str, Callable[[str], Answer]] = {
+    "kind": file_kind,
+    "names": lambda path: names_digest(directory_names(path)),
+    "identity": lambda path: _listed(directory_identity(path)),
     "importable": _importable_answer,
 }

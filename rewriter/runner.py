@@ -38,12 +38,13 @@ def rewrite_text(
     """
     from rewriter.core import result_of, rewritten_text
     from rewriter.gcpause import cyclic_gc_paused
+    from rewriter.parsing import compiler_warnings_ignored
     from rewriter.plan import analyse
     from rewriter.verify import verify_plan
 
     tree = DiskTree(root, settings.max_size)
     try:
-        with cyclic_gc_paused():
+        with cyclic_gc_paused(), compiler_warnings_ignored():
             plan = analyse(text, settings, path=path, tree=tree)
             output = rewritten_text(plan)
             result = result_of(plan, output)

@@ -474,3 +474,149 @@ def test_a_cached_check_always_agrees_with_a_fresh_one(
         again = run(capsys, "--check", "--format", "json", "build")
         fresh = run(capsys, "--check", "--format", "json", "--no-cache", "build")
         assert cached == again == fresh, change
+
+
+def _agree(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    """``--check --format json ARGV`` with the cache, which must equal the same without it."""
+    cached = run(capsys, "--check", "--format", "json", *argv)
+    assert cached == run(capsys, "--check", "--format", "json", "--no-cache", *argv)
+    return cached
+
+
+def test_a_path_through_a_symlink_and_up_is_another_entry(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # `build/link/../app` goes through the link's target, where no init
+    # module is; the same spelling normalised names the entry that has one.
+    entry = make_tree(project, 1)[0]
+    assert run(capsys, "-q", "build")[0] == 0
+    elsewhere = project / "elsewhere"
+    (elsewhere / "app0").mkdir(parents=True)
+    (elsewhere / "x").mkdir()
+    (elsewhere / "app0" / "index.py").write_bytes(entry.read_bytes())
+    (project / "build" / "link").symlink_to(elsewhere / "x")
+    for _ in range(2):
+        assert _agree(capsys, "build/app0/index.py")[0] == 0
+    through = _agree(capsys, "build/link/../app0/index.py")
+    assert through[0] == 2
+    assert "init module 'instrument' cannot be imported" in through[2]
+
+
+def test_the_spelling_of_a_path_that_decides_the_package_is_part_of_the_key(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # With `__init__.py` up to the project, `build` and `../project/build`
+    # give the entry different packages: `build.app0` and `project.build.app0`.
+    entry = make_tree(project, 1, init="build.app0.instrument:init")[0]
+    for package in (project, project / "build", entry.parent):
+        (package / "__init__.py").write_text("")
+    entry.write_text('"""Server entry."""\nfrom build.app0.chunks.app import handler\n')
+    assert run(capsys, "-q", "build")[0] == 0
+    for _ in range(2):
+        assert _agree(capsys, "build")[0] == 0
+    other = _agree(capsys, f"../{project.name}/build")
+    assert other != _agree(capsys, "build")
+
+
+def test_a_preset_plugins_handler_names_are_part_of_the_key(
+    project: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import rewriter.presets
+    from rewriter.presets import Preset
+
+    names = {"handler": ("handler",)}
+    real = rewriter.presets.get_preset
+
+    def get_preset(name: str) -> Preset:
+        if name == "plugged":
+            return Preset("A plugin.", {"handler": names["handler"], "init": "instrument:init"})
+        return real(name)
+
+    monkeypatch.setattr(rewriter.presets, "get_preset", get_preset)
+    make_tree(project, 1)
+    (project / "pyproject.toml").write_text('[tool.rewriter]\npreset = "plugged"\n')
+    assert run(capsys, "-q", "build")[0] == 0
+    before = _agree(capsys, "build")
+    names["handler"] = ("app",)
+    after = _agree(capsys, "build")
+    assert json.loads(before[1])["files"][0]["reexports"] == ["handler"]
+    assert json.loads(after[1])["files"][0]["reexports"] == []
+
+
+def test_a_text_is_read_again_within_the_size_it_was_read_with(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # An init module in the current directory, over `max_size`, is read
+    # with the settings' limit, and read again with the same limit.
+    make_tree(project, 1, init="shared_init:init")
+    table = '[tool.rewriter]\ninit = "shared_init:init"\nmax_size = 4096\n'
+    (project / "pyproject.toml").write_text(table)
+    shared = project / "shared_init.py"
+    shared.write_text(INIT + "#" * (9 * 1024 * 1024) + "\n")
+    assert run(capsys, "-q", "build")[0] == 0
+    for _ in range(2):
+        assert _agree(capsys, "build")[0] == 0
+    shared.write_text("def setup():\n    pass\n" + "#" * 5000 + "\n")
+    assert _agree(capsys, "build")[0] == 0  # over the limit: not read, as before
+
+
+def test_a_record_that_is_not_a_file_is_a_miss(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    make_tree(project, 1)
+    assert run(capsys, "-q", "build")[0] == 0
+    assert run(capsys, "-q", "--check", "build")[0] == 0
+    directory = Path(os.environ["REWRITER_CACHE_DIR"])
+    records = sorted(path for path in directory.rglob("*") if path.is_file())
+    records[0].unlink()
+    os.mkfifo(records[0])  # opened as a file, it would block the run
+    records[1].unlink()
+    records[1].symlink_to("/dev/zero")  # read as a file, it would never end
+    assert run(capsys, "--check", "build") == (0, "", "1 file would be left unchanged.\n")
+
+
+def test_no_current_directory_is_no_crash(tmp_path: Path) -> None:
+    import subprocess
+
+    entry = make_tree(tmp_path, 1)[0]
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    script = (
+        "import os, sys; from rewriter import cli; os.chdir(sys.argv[1]); os.rmdir(sys.argv[1]);"
+        " sys.exit(cli.main(['--check', sys.argv[2]]))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(gone), str(entry)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert "Traceback" not in done.stderr
+    assert done.returncode in (1, 2, 123), done.stderr
+
+
+def test_warnings_about_the_parsed_code_do_not_depend_on_the_cache(tmp_path: Path) -> None:
+    # CPython warns about `"\d"` when it parses it; under -W error the
+    # warning would be a SyntaxError. The user's code is kept as it is.
+    import subprocess
+
+    entry = make_tree(tmp_path, 1)[0]
+    (entry.parent / "chunks" / "app.py").write_text(APP + 'PATTERN = "\\d+"\n')
+    entry.write_text(entry.read_text() + 'ROUTE = "\\w+"\n')
+    command = [sys.executable, "-W", "error", "-m", "rewriter"]
+    environment = {**os.environ, "PYTHONWARNINGS": "error"}
+    outcomes = [
+        subprocess.run(
+            [*command, *options, "build"],
+            cwd=tmp_path,
+            env=environment,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        for options in ([], ["--check"], ["--check"], ["--check", "--no-cache"])
+    ]
+    assert [(done.returncode, done.stderr) for done in outcomes] == [
+        (0, "1 file rewritten.\n"),
+        *[(0, "1 file would be left unchanged.\n")] * 3,
+    ]
