@@ -13,21 +13,26 @@ it listed, the modules it found installed), and what the run reported. It
 is used only while the entry's bytes are the same and every question gets
 the same answer again; otherwise the entry is analysed as on a first run.
 
-Records are found by a key made of the record's kind, the entry's absolute
-path, the settings (with the preload plan, in preload mode) and what else
-decides a verdict: this package's files and templates (names, sizes,
-modification times, texts), the Python version and interpreter, the current
-directory, and the installed versions of LibCST, jinja2, MarkupSafe and
-pathspec (their ``__init__.py`` files' sizes and modification times).
+A record is found by a key made of the record's kind, the entry's path as
+given, the current directory, and the settings (with a preset's handler
+names and, in preload mode, the preload plan). It lives in the folder of the
+tool's fingerprint: the texts of this package and its templates, the Python
+version, and the installed versions of LibCST, jinja2, MarkupSafe and
+pathspec (from their ``*.dist-info`` folders). A fresh install of the same
+versions, such as a new CI job's, has the same fingerprint.
 
 The directory is ``$REWRITER_CACHE_DIR``, else ``$XDG_CACHE_HOME/rewriter``,
 else ``~/.cache/rewriter``; ``--no-cache`` turns the cache off. It is made
-private (mode 0700). A directory that another user owns or can write to is
-not used, a record that cannot be read is a miss, and a record that cannot
-be written is skipped: the cache never changes a verdict or fails a run.
-Each fingerprint (below) has a folder of its own; the folders of other
-fingerprints that no run has written to for 30 days are removed when a new
-one is made.
+private (mode 0700), with a ``.gitignore`` and a ``CACHEDIR.TAG`` (so that
+git and backup tools leave it out). A directory that another user owns or
+can write to is not used (``CacheUnusable`` says why), a record that cannot
+be read is a miss, and a record that cannot be written is skipped: the cache
+never changes a verdict or fails a run.
+
+Each process appends its records to a journal of its own (one line each, so
+that workers never wait for each other), and the run's ``save`` puts the
+journals into one file of records, ``records.json``. The folders of other
+fingerprints that no run has saved to for 30 days are removed then.
 """
 
 from __future__ import annotations
@@ -39,7 +44,6 @@ import json
 import os
 import stat
 import sys
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -51,17 +55,28 @@ ENVIRONMENT_VARIABLE = "REWRITER_CACHE_DIR"
 _FORMAT = 1  # bumped when the record layout changes
 
 
+class CacheUnusable(Exception):
+    """The cache directory cannot be used; the message says why."""
+
+
 class VerdictCache:
     """The records under one cache ``directory`` for this interpreter and package.
 
     Instances are sent to worker processes (they pickle as the directory and
-    the fingerprint of the run).
+    the fingerprint). ``reused`` counts the payloads that ``lookup`` gave
+    back in this process, by kind.
     """
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
-        self._fingerprint = _run_fingerprint()
-        self._answers: dict[tuple[object, ...], probes.Answer] = {}
+        self._fingerprint = _tool_fingerprint()
+        self._start()
+
+    reused: dict[str, int]
+    _answers: dict[tuple[object, ...], probes.Answer]
+    _settings_keys: dict[Settings, str | None]
+    _loaded: dict[str, Any] | None
+    _journal: int | None
 
     @property
     def records(self) -> Path:
@@ -69,33 +84,48 @@ class VerdictCache:
         return self.directory / self._fingerprint[:32]
 
     @classmethod
-    def open(cls, directory: Path | None = None) -> VerdictCache | None:
-        """The cache in ``directory`` (default: ``default_directory``); None if unusable.
+    def open(cls, directory: Path | None = None) -> VerdictCache:
+        """The cache in ``directory`` (default: ``default_directory``).
 
-        The directory is created (mode 0700) when missing. It is unusable when
-        it cannot be created, is not a directory, or is owned by another user
-        or writable by group or others, and when the current directory is
-        gone.
+        The directory is created (mode 0700, with ``.gitignore`` and
+        ``CACHEDIR.TAG``) when missing. Raises ``CacheUnusable`` when there
+        is no directory to use (no home), when it cannot be created or is
+        not a directory, or is owned by another user or writable by group
+        or others.
         """
         where = directory if directory is not None else default_directory()
         if where is None:
-            return None
+            raise CacheUnusable("no cache directory: neither REWRITER_CACHE_DIR nor a home is set")
         try:
-            where.mkdir(mode=0o700, parents=True, exist_ok=True)
+            if not where.is_dir():
+                where.mkdir(mode=0o700, parents=True)
+                _mark_as_cache(where)
             status = os.stat(where)
-        except (OSError, ValueError):
-            return None
-        mine = not hasattr(os, "getuid") or status.st_uid == os.getuid()
-        private = not status.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
-        if not (stat.S_ISDIR(status.st_mode) and mine and private):
-            return None
-        try:
-            return cls(where)
-        except OSError:  # no current directory (removed while the run started)
-            return None
+        except OSError as error:
+            raise CacheUnusable(f"{where}: cannot be made: {error.strerror or error}") from None
+        except ValueError as error:  # a NUL in the path
+            raise CacheUnusable(f"{where!r}: cannot be made: {error}") from None
+        if hasattr(os, "getuid") and status.st_uid != os.getuid():
+            raise CacheUnusable(f"{where}: owned by another user")
+        if status.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+            raise CacheUnusable(f"{where}: others can write to it (chmod go-w to use it)")
+        return cls(where)
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"directory": self.directory, "_fingerprint": self._fingerprint, "_answers": {}}
+        # A worker starts with nothing loaded and a journal of its own.
+        return {"directory": self.directory, "_fingerprint": self._fingerprint}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.directory = state["directory"]
+        self._fingerprint = state["_fingerprint"]
+        self._start()
+
+    def _start(self) -> None:
+        self.reused = {}
+        self._answers = {}
+        self._settings_keys = {}
+        self._loaded = None
+        self._journal = None
 
     def lookup(self, kind: str, entry: Path, settings: Settings, raw: bytes) -> Any:
         """The payload stored for ``entry`` holding ``raw`` bytes, if it still holds; else None.
@@ -106,16 +136,18 @@ class VerdictCache:
         key = self._key(kind, entry, settings)
         if key is None:
             return None
+        record = self._records().get(key)
         try:
-            record = _read_record(self.records / key)
-            if record["content"] != _content_digest(raw):
+            if record is None or record["content"] != _content_digest(raw):
                 return None
             for probe_kind, subject, answer in record["probes"]:
                 if self._answer(probe_kind, subject, answer) != answer:
                     return None
-            return record["payload"]
-        except (OSError, ValueError, TypeError, KeyError):
-            return None  # no record, or a damaged one
+            payload = record["payload"]
+        except (ValueError, TypeError, KeyError):
+            return None  # a damaged record
+        self.reused[kind] = self.reused.get(kind, 0) + 1
+        return payload
 
     def store(
         self,
@@ -126,7 +158,11 @@ class VerdictCache:
         asked: Iterable[probes.Probe],
         payload: Any,
     ) -> None:
-        """Keep ``payload`` for ``entry`` (``raw`` bytes), valid while the ``asked`` probes hold."""
+        """Keep ``payload`` for ``entry`` (``raw`` bytes), valid while the ``asked`` probes hold.
+
+        The record goes to this process's journal, one line; ``save`` puts
+        the journals together.
+        """
         key = self._key(kind, entry, settings)
         if key is None:
             return
@@ -137,20 +173,52 @@ class VerdictCache:
             "payload": payload,
         }
         try:
-            data = json.dumps(record, separators=(",", ":"))
-            if not self.records.is_dir():
-                self.records.mkdir(mode=0o700)
-                _prune(self.directory, keep=self.records)
-            handle, temporary = tempfile.mkstemp(dir=self.records, prefix=".record-")
+            line = json.dumps([key, record], separators=(",", ":")).encode("ascii") + b"\n"
+            if self._journal is None:
+                self.records.mkdir(mode=0o700, exist_ok=True)
+                name = f"{os.getpid()}-{os.urandom(4).hex()}{_JOURNAL}"
+                flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND
+                self._journal = os.open(self.records / name, flags, 0o600)
+            os.write(self._journal, line)  # one write: a line is whole or missing
         except (OSError, ValueError, TypeError):
             return
-        try:
-            with os.fdopen(handle, "w", encoding="utf-8") as file:
-                file.write(data)
-            os.replace(temporary, self.records / key)
-        except OSError:
+
+    def save(self) -> None:
+        """Put the records of every journal in the pack, and remove those journals.
+
+        The run calls this at its end (workers' journals are closed by then).
+        Other runs may write at the same time: a record lost to a race is
+        only a miss next time. Never raises.
+        """
+        if self._journal is not None:
             with contextlib.suppress(OSError):
-                os.unlink(temporary)
+                os.close(self._journal)
+            self._journal = None
+        try:
+            journals = sorted(self.records.glob(f"*{_JOURNAL}"))
+            if not journals:
+                return
+            merged = _read_records(self.records / _PACK, journals)
+            temporary = self.records / f".{_PACK}.{os.getpid()}.tmp"
+            data = json.dumps(merged, separators=(",", ":")).encode("ascii")
+            handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with open(handle, "wb") as file:
+                file.write(data)
+            os.replace(temporary, self.records / _PACK)
+            for journal in journals:
+                journal.unlink(missing_ok=True)
+            _prune(self.directory, keep=self.records)
+        except (OSError, ValueError, TypeError):
+            return
+
+    def _records(self) -> dict[str, Any]:
+        if self._loaded is None:
+            try:
+                journals = sorted(self.records.glob(f"*{_JOURNAL}"))
+            except OSError:
+                journals = []
+            self._loaded = _read_records(self.records / _PACK, journals)
+        return self._loaded
 
     def _answer(
         self, kind: probes.ProbeKind, subject: str, recorded: probes.Answer
@@ -163,33 +231,85 @@ class VerdictCache:
         return self._answers[question]
 
     def _key(self, kind: str, entry: Path, settings: Settings) -> str | None:
-        try:
-            preload = _preload_plan(settings)
-            handlers = repr(settings.handlers)  # a preset's names are read when asked
-        except Exception:  # a plan that cannot be made fails the run elsewhere
+        decisive = self._settings_key(settings)
+        if decisive is None:
             return None
-        # The entry's path as given (the current directory is part of the
-        # fingerprint): its package is read from the path's parts, and
-        # `a/../b` goes through `a`, which may be a symlink.
-        where = os.fspath(entry)
-        # The number of jobs decides where an entry is analysed, not how.
-        decisive = repr(dataclasses.replace(settings, jobs=None))
-        parts = [str(_FORMAT), self._fingerprint, kind, where, decisive, handlers, preload]
+        # The entry's path as given, from the current directory: its package
+        # is read from the path's parts, and `a/../b` goes through `a`, which
+        # may be a symlink.
+        try:
+            here = os.getcwd()
+        except OSError:  # no current directory
+            return None
+        parts = [str(_FORMAT), kind, here, os.fspath(entry), decisive]
         return hashlib.sha256("\0".join(parts).encode("utf-8", "surrogatepass")).hexdigest()
 
+    def _settings_key(self, settings: Settings) -> str | None:
+        if settings not in self._settings_keys:
+            try:
+                preload = _preload_plan(settings)
+                handlers = repr(settings.handlers)  # a preset's names are read when asked
+                # The number of jobs decides where an entry is analysed, not how.
+                decisive = repr(dataclasses.replace(settings, jobs=None))
+            except Exception:  # a plan that cannot be made fails the run elsewhere
+                self._settings_keys[settings] = None
+            else:
+                self._settings_keys[settings] = "\0".join([decisive, handlers, preload])
+        return self._settings_keys[settings]
 
-def _read_record(path: Path) -> Any:
-    """The JSON of a record file; raises OSError unless it is a regular file of sane size."""
+
+def _mark_as_cache(directory: Path) -> None:
+    # As ruff does: git and backup tools that honour CACHEDIR.TAG skip it.
+    (directory / ".gitignore").write_text("# Made by rewriter: its verdict cache.\n*\n")
+    (directory / "CACHEDIR.TAG").write_text(
+        "Signature: 8a477f597d28d172789f06886806bc55\n"
+        "# This file is a cache directory tag made by rewriter.\n"
+        "# For information about cache directory tags, see https://bford.info/cachedir/\n"
+    )
+
+
+_PACK = "records.json"
+"""The records of earlier runs: ``{key: record}``."""
+
+_JOURNAL = ".journal"
+"""The suffix of a process's journal: one ``[key, record]`` JSON line per record."""
+
+_LARGEST_FILE = 256 * 1024 * 1024
+"""Bytes; a pack holds the records of every entry checked (about 4 KB each)."""
+
+
+def _read_records(pack: Path, journals: Iterable[Path]) -> dict[str, Any]:
+    """The records of ``pack`` and then of ``journals`` (a later record of a key wins).
+
+    What cannot be read (missing, not a regular file, too large, not JSON,
+    a line cut short by a kill) is left out.
+    """
+    records: dict[str, Any] = {}
+    with contextlib.suppress(OSError, ValueError):
+        packed = json.loads(_read_file(pack))
+        if isinstance(packed, dict):
+            records.update(packed)
+    for journal in journals:
+        try:
+            lines = _read_file(journal).splitlines()
+        except OSError:
+            continue
+        for line in lines:
+            with contextlib.suppress(ValueError):
+                item = json.loads(line)
+                if isinstance(item, list) and len(item) == 2 and isinstance(item[0], str):
+                    records[item[0]] = item[1]
+    return records
+
+
+def _read_file(path: Path) -> bytes:
+    """The bytes of ``path``; raises OSError unless it is a regular file of sane size."""
     descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     with open(descriptor, "rb") as file:
         status = os.fstat(file.fileno())
-        if not stat.S_ISREG(status.st_mode) or status.st_size > _LARGEST_RECORD:
-            raise OSError(f"not a record: {path}")
-        return json.loads(file.read())
-
-
-_LARGEST_RECORD = 64 * 1024 * 1024
-"""Bytes; a record lists the probes of one entry (a few KB for a typical entry)."""
+        if not stat.S_ISREG(status.st_mode) or status.st_size > _LARGEST_FILE:
+            raise OSError(f"not a cache file: {path}")
+        return file.read()
 
 
 _UNUSED_FOR = 30 * 24 * 3600
@@ -197,7 +317,7 @@ _UNUSED_FOR = 30 * 24 * 3600
 
 
 def _prune(directory: Path, *, keep: Path) -> None:
-    """Remove the folders of other fingerprints that no run has written to for 30 days."""
+    """Remove the folders of other fingerprints that no run has saved to for 30 days."""
     import shutil
     import time
 
@@ -237,47 +357,58 @@ def _preload_plan(settings: Settings) -> str:
     return repr(preload_plan(settings))
 
 
-def _run_fingerprint() -> str:
-    """What decides a verdict besides the settings and the files a rewrite reads."""
+def _tool_fingerprint() -> str:
+    """What decides a verdict besides the entry, the settings and the files a rewrite reads."""
     import rewriter
     from rewriter.templates import engine_fingerprint
 
-    parts = [rewriter.__version__, sys.version, sys.executable, os.getcwd()]
-    parts.append(engine_fingerprint() or "no templates fingerprint")
-    parts.extend(_files_state(os.path.dirname(rewriter.__file__ or "")))
-    parts.extend(_library_state(name) for name in _LIBRARIES)
-    return hashlib.sha256("\0".join(parts).encode("utf-8", "surrogatepass")).hexdigest()
+    digest = hashlib.sha256()
+    for part in [rewriter.__version__, sys.version, engine_fingerprint() or "unknown templates"]:
+        digest.update(part.encode("utf-8", "surrogatepass") + b"\0")
+    _add_texts(digest, os.path.dirname(rewriter.__file__ or ""))
+    for name in _LIBRARIES:
+        digest.update(_library_version(name).encode("utf-8", "surrogatepass") + b"\0")
+    return digest.hexdigest()
 
 
 _LIBRARIES = ("libcst", "jinja2", "markupsafe", "pathspec")
 """The libraries whose version can change a verdict (found, not imported)."""
 
 
-def _library_state(name: str) -> str:
-    # An upgrade writes the package's __init__.py again: its size and
-    # modification time change.
+def _library_version(name: str) -> str:
+    """``NAME-VERSION`` from the ``*.dist-info`` folder beside the package; else its text."""
     from importlib.util import find_spec
 
     try:
         spec = find_spec(name)
         origin = spec.origin if spec is not None else None
-        status = os.stat(origin) if origin else None
-    except (ImportError, OSError, ValueError):
-        return f"{name}: unknown"
-    if status is None:
+    except (ImportError, ValueError):
+        origin = None
+    if not origin:
         return f"{name}: missing"
-    return f"{name}:{origin}:{status.st_size}:{status.st_mtime_ns}"
+    site = os.path.dirname(os.path.dirname(origin))
+    wanted = name.lower().replace("_", "-")
+    try:
+        for folder in sorted(os.listdir(site)):
+            base = folder.lower().replace("_", "-")
+            if base.endswith(".dist-info") and base.startswith(f"{wanted}-"):
+                return folder
+        with open(origin, "rb") as file:  # no metadata beside it: the package's own text
+            return f"{name}: {hashlib.sha256(file.read()).hexdigest()}"
+    except OSError:
+        return f"{name}: unknown"
 
 
-def _files_state(directory: str) -> list[str]:
-    """``name:size:mtime`` of every file below ``directory`` (``__pycache__`` left out)."""
-    found = []
+def _add_texts(digest: Any, directory: str) -> None:
+    """Add the name and text of every file below ``directory`` (``__pycache__`` left out)."""
     for folder, folders, files in os.walk(directory):
         folders[:] = sorted(name for name in folders if name != "__pycache__")
         for name in sorted(files):
+            path = os.path.join(folder, name)
             try:
-                status = os.stat(os.path.join(folder, name))
+                with open(path, "rb") as file:
+                    text = file.read()
             except OSError:
                 continue
-            found.append(f"{os.path.join(folder, name)}:{status.st_size}:{status.st_mtime_ns}")
-    return found
+            digest.update(os.path.relpath(path, directory).encode("utf-8", "surrogatepass"))
+            digest.update(len(text).to_bytes(8, "big") + text)

@@ -120,7 +120,7 @@ def _run(args: argparse.Namespace, stdout: Stdout) -> int:
             raise _UsageError("error: '-' (standard input) can be given only once")
         _check_json_usage(args)
         _check_trace_usage(args)
-        cache = None if args.no_cache else _open_cache()
+        cache, cache_note = _open_cache(no_cache=args.no_cache)
         groups = _settings_by_path(paths, overrides, args.config, verbose=args.verbose, cache=cache)
     except _UsageError as error:
         say(str(error))
@@ -157,6 +157,10 @@ def _run(args: argparse.Namespace, stdout: Stdout) -> int:
             _emit(report, args, stdout, write=write)
             reports.append(report)
     build = BuildReport(tuple(reports))
+    if cache is not None:
+        cache.save()
+    if args.verbose:
+        say(_cache_line(cache, cache_note, entries=sum(len(found) for _, _, found in groups)))
     if not args.quiet:
         say(build.summary(write=write))
     code = build.exit_code(check=args.check, diff=args.diff)
@@ -168,10 +172,26 @@ def _run(args: argparse.Namespace, stdout: Stdout) -> int:
     return code
 
 
-def _open_cache() -> VerdictCache | None:
-    from rewriter.cache import VerdictCache
+def _open_cache(*, no_cache: bool) -> tuple[VerdictCache | None, str]:
+    """The run's verdict cache, or None and why not (``rewriter.cache``)."""
+    if no_cache:
+        return None, "off (--no-cache)"
+    from rewriter.cache import CacheUnusable, VerdictCache
 
-    return VerdictCache.open()
+    try:
+        return VerdictCache.open(), ""
+    except CacheUnusable as error:
+        return None, f"off: {error}"
+
+
+def _cache_line(cache: VerdictCache | None, note: str, *, entries: int) -> str:
+    """The ``-v`` line about the verdict cache: how much it gave, or why it is off."""
+    if cache is None:
+        return f"cache: {note}"
+    from rewriter.runner import VERDICT
+
+    reused = cache.reused.get(VERDICT, 0)
+    return f"cache: {reused} of {entries} verdicts reused ({cache.records})"
 
 
 class _UsageError(Exception):
@@ -588,7 +608,8 @@ def _parser() -> argparse.ArgumentParser:
         "--no-cache",
         action="store_true",
         help="analyse every entry again: neither use nor keep the verdicts of earlier runs "
-        "(kept in $REWRITER_CACHE_DIR, default ~/.cache/rewriter)",
+        "(kept in $REWRITER_CACHE_DIR, else $XDG_CACHE_HOME/rewriter, else ~/.cache/rewriter; "
+        "-v says how many were reused)",
     )
     verbosity = parser.add_mutually_exclusive_group()
     verbosity.add_argument("-q", "--quiet", action="store_true", help="print errors only")

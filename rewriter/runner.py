@@ -68,6 +68,7 @@ def rewrite_file(
     write: bool = True,
     verify_rewrite: bool | None = None,
     cache: VerdictCache | None = None,
+    reuse: bool = True,
 ) -> FileReport:
     """Rewrite the entry at ``path`` in place (when ``write`` and it changes).
 
@@ -79,13 +80,14 @@ def rewrite_file(
     meanwhile) is reported unchanged. Temporary files that a killed run left
     beside the entry are removed (when ``write``) and named in the warnings.
     With a ``cache``, the verdict of an earlier clean run is reused while it
-    holds, and a clean verdict is kept for the next run (``rewriter.cache``).
+    holds (unless ``reuse`` is False: the caller has looked it up already),
+    and a clean verdict is kept for the next run (``rewriter.cache``).
     """
     entry = Path(path)
     name = str(path)
     verified = write if verify_rewrite is None else verify_rewrite
     leftovers = leftover_warnings(entry, remove=write)
-    if cache is not None and not leftovers:
+    if cache is not None and reuse and not leftovers:
         reused = reused_report(entry, settings, cache)
         if reused is not None:
             return reused
@@ -97,7 +99,7 @@ def rewrite_file(
             )
         if cache is not None and _is_clean(report) and report.result is not None:
             payload = [list(report.result.runtime_modules), list(report.result.reexports)]
-            cache.store(_VERDICT, entry, settings, source.raw, asked, payload)
+            cache.store(VERDICT, entry, settings, source.raw, asked, payload)
         if write and report.result is not None and report.result.changed:
             data = encode_source(report.result.output, source.encoding)
             if write_atomic(entry, data, source.raw):
@@ -113,7 +115,7 @@ def rewrite_file(
     return dataclasses.replace(report, warnings=(*leftovers, *report.warnings))
 
 
-_VERDICT = "verdict"
+VERDICT = "verdict"
 """The kind of the cache's records of clean runs: ``[runtime modules, re-exports]``."""
 
 
@@ -130,7 +132,7 @@ def reused_report(path: Path, settings: Settings, cache: VerdictCache) -> FileRe
         source = read_source(path, settings.max_size)
     except RewriteError:
         return None
-    payload = cache.lookup(_VERDICT, path, settings, source.raw)
+    payload = cache.lookup(VERDICT, path, settings, source.raw)
     if not _is_verdict(payload):
         return None
     runtime_modules, reexports = payload
@@ -259,7 +261,8 @@ def run_entries(
     if one dies during the run, every entry without a report yet is
     rewritten in a process of its own (``rewriter.isolation``). With a
     ``cache``, entries whose clean verdict still holds are reported from it
-    here, and only the others go to the workers (``rewriter.cache``).
+    here, and only the others go to the workers, which keep their clean
+    verdicts; call ``cache.save()`` when the run is over (``rewriter.cache``).
     """
     options: dict[str, Any] = {"write": write}
     if verify_rewrite is not None:
@@ -271,7 +274,7 @@ def run_entries(
     # new to look at starts no worker.
     reused = [reused_report(entry, settings, cache) for entry in entries]
     missing = [entry for entry, report in zip(entries, reused, strict=True) if report is None]
-    options["cache"] = cache
+    options.update(cache=cache, reuse=False)
     # Each None of `reused` stands for the next report of the computed ones,
     # which run to their end (so that the workers are shut down).
     waiting = iter(reused)

@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from rewriter import cli, probes
-from rewriter.cache import VerdictCache
+from rewriter.cache import CacheUnusable, VerdictCache
 from rewriter.config import Settings
 from rewriter.files import read_source
 from rewriter.report import FileReport
@@ -63,7 +63,13 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def count_analyses(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The entries analysed from now on (rewrites and discovery), in order."""
+    """The entries analysed from now on (rewrites and discovery), in order.
+
+    Only what this process analyses counts: with more than one entry, run
+    with ``-j 1``, or the workers' analyses are not seen (an empty list
+    then proves nothing; each test that expects one also expects a count
+    above zero somewhere).
+    """
     import rewriter.discovery
     import rewriter.runner
 
@@ -91,10 +97,12 @@ def test_a_second_check_reuses_every_verdict_and_reports_the_same(
     first = run(capsys, "--check", "--format", "json", "build")
     assert first[0] == 0
     analysed = count_analyses(monkeypatch)
-    second = run(capsys, "--check", "--format", "json", "build")
-    text = run(capsys, "--check", "-v", "build")
+    second = run(capsys, "--check", "--format", "json", "-j", "1", "build")
+    text = run(capsys, "--check", "-v", "-j", "1", "build")
     assert analysed == []
-    assert second == first
+    fresh = run(capsys, "--check", "--format", "json", "-j", "1", "--no-cache", "build")
+    assert len(analysed) == 6  # the count does see the analyses of a run
+    assert second == first == fresh
     assert text[0] == 0
     assert text[2].count("unchanged build/app") == 3
     document = json.loads(second[1])
@@ -119,10 +127,12 @@ def test_the_number_of_jobs_does_not_matter(
 ) -> None:
     make_tree(project, 2)
     assert run(capsys, "-q", "build")[0] == 0
-    assert run(capsys, "-q", "--check", "-j", "1", "build")[0] == 0
-    analysed = count_analyses(monkeypatch)
     assert run(capsys, "-q", "--check", "-j", "2", "build")[0] == 0
+    analysed = count_analyses(monkeypatch)
+    assert run(capsys, "-q", "--check", "-j", "1", "build")[0] == 0
     assert analysed == []
+    assert run(capsys, "-q", "--check", "-j", "1", "--no-cache", "build")[0] == 0
+    assert len(analysed) == 4
 
 
 def test_a_write_run_reuses_verdicts_too(
@@ -133,8 +143,10 @@ def test_a_write_run_reuses_verdicts_too(
     assert run(capsys, "-q", "build")[0] == 0  # unchanged: the verdicts are kept
     rewritten = [entry.read_bytes() for entry in entries]
     analysed = count_analyses(monkeypatch)
-    assert run(capsys, "build") == (0, "", "2 files left unchanged.\n")
+    assert run(capsys, "-j", "1", "build") == (0, "", "2 files left unchanged.\n")
     assert analysed == []
+    assert run(capsys, "-j", "1", "--no-cache", "build") == (0, "", "2 files left unchanged.\n")
+    assert len(analysed) == 4
     assert [entry.read_bytes() for entry in entries] == rewritten
 
 
@@ -290,18 +302,53 @@ def test_a_leftover_temporary_is_reported_again(
     assert "interrupted run left behind" in cached[2]
 
 
+def _cache_files() -> list[Path]:
+    directory = Path(os.environ["REWRITER_CACHE_DIR"])
+    return sorted(path for path in directory.rglob("*") if path.parent != directory)
+
+
 def test_a_damaged_record_is_a_miss(
     project: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     make_tree(project, 2)
     assert run(capsys, "-q", "build")[0] == 0
     assert run(capsys, "-q", "--check", "build")[0] == 0
-    directory = Path(os.environ["REWRITER_CACHE_DIR"])
-    records = sorted(path for path in directory.rglob("*") if path.is_file())
+    [pack] = _cache_files()
+    records = json.loads(pack.read_text())
     assert len(records) == 4  # a verdict and the runtime files of each entry
-    for index, record in enumerate(records):
-        record.write_bytes([b"", b"{", b"[1, 2]", b'{"content": 1}'][index])
-    assert run(capsys, "--check", "build") == (0, "", "2 files would be left unchanged.\n")
+    damaged = ["", [1, 2], {"content": 1}, {"content": "x", "probes": 3}]
+    pack.write_text(json.dumps(dict(zip(records, damaged, strict=True))))
+    analysed = count_analyses(monkeypatch)  # in this process: one job
+    unchanged = (0, "", "2 files would be left unchanged.\n")
+    assert run(capsys, "--check", "-j", "1", "build") == unchanged
+    assert len(analysed) == 4
+    pack.write_text("{")
+    assert run(capsys, "--check", "-j", "1", "build") == unchanged
+    assert len(analysed) == 8
+    assert len(json.loads(pack.read_text())) == 4  # kept again
+
+
+def test_a_journal_cut_short_by_a_kill_keeps_its_whole_lines(
+    project: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_tree(project, 2)
+    assert run(capsys, "-q", "build")[0] == 0
+    assert run(capsys, "-q", "--check", "build")[0] == 0
+    [pack] = _cache_files()
+    records = json.loads(pack.read_text())
+    pack.unlink()
+    lines = [json.dumps([key, record]) for key, record in records.items()]
+    journal = pack.parent / "4321-abcdabcd.journal"
+    journal.write_text("\n".join(lines[:3]) + "\n" + lines[3][:40])
+    analysed = count_analyses(monkeypatch)  # in this process: one job
+    assert run(capsys, "--check", "-j", "1", "build") == (
+        0,
+        "",
+        "2 files would be left unchanged.\n",
+    )
+    assert len(analysed) == 1  # the record cut short
+    assert not journal.exists()
+    assert len(json.loads(pack.read_text())) == 4
 
 
 def test_a_cache_that_cannot_be_made_changes_nothing(
@@ -319,20 +366,85 @@ def test_a_cache_that_cannot_be_made_changes_nothing(
     assert blocked.read_text() == ""
 
 
-def test_a_cache_that_others_can_write_to_is_not_used(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def test_a_cache_that_others_can_write_to_is_not_used_and_v_says_why(
+    project: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    shared = tmp_path / "shared"
+    shared = project.parent / "shared"
     shared.mkdir()
-    shared.chmod(0o777)
-    assert VerdictCache.open(shared) is None
-    not_a_directory = tmp_path / "file"
+    shared.chmod(0o775)  # what `mkdir -p` makes under umask 002
+    with pytest.raises(CacheUnusable, match="others can write to it"):
+        VerdictCache.open(shared)
+    not_a_directory = project.parent / "file"
     not_a_directory.write_text("")
-    assert VerdictCache.open(not_a_directory) is None
-    assert VerdictCache.open(not_a_directory / "below") is None
-    made = VerdictCache.open(tmp_path / "new" / "cache")
-    assert made is not None
-    assert stat.S_IMODE((tmp_path / "new" / "cache").stat().st_mode) == 0o700
+    for unusable in (not_a_directory, not_a_directory / "below"):
+        with pytest.raises(CacheUnusable, match="cannot be made"):
+            VerdictCache.open(unusable)
+    make_tree(project, 1)
+    monkeypatch.setenv("REWRITER_CACHE_DIR", str(shared))
+    assert run(capsys, "-q", "build")[0] == 0
+    code, _, err = run(capsys, "-v", "--check", "build")
+    assert code == 0
+    assert f"cache: off: {shared}: others can write to it (chmod go-w to use it)\n" in err
+
+
+def test_v_says_how_many_verdicts_were_reused_and_where(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    make_tree(project, 3)
+    assert run(capsys, "-q", "build")[0] == 0
+    (project / "build" / "app2" / "index.py").write_text(ENTRY)  # undone: would be rewritten
+    lines = [run(capsys, "-v", "--check", "build")[2].splitlines() for _ in range(2)]
+    cache = VerdictCache.open()
+    assert f"cache: 0 of 3 verdicts reused ({cache.records})" in lines[0]
+    assert f"cache: 2 of 3 verdicts reused ({cache.records})" in lines[1]
+    assert "cache: off (--no-cache)" in run(capsys, "-v", "--no-cache", "--check", "build")[2]
+
+
+def test_a_new_cache_directory_is_private_and_marked_as_a_cache(tmp_path: Path) -> None:
+    directory = tmp_path / "new" / "cache"
+    VerdictCache.open(directory)
+    assert stat.S_IMODE(directory.stat().st_mode) == 0o700
+    assert (directory / ".gitignore").read_text().splitlines()[-1] == "*"
+    tag = (directory / "CACHEDIR.TAG").read_text()
+    assert tag.startswith("Signature: 8a477f597d28d172789f06886806bc55\n")
+
+
+def test_the_fingerprint_follows_texts_and_versions_not_times(tmp_path: Path) -> None:
+    # A fresh install (a new CI job, a Docker build) writes the same texts
+    # at another time: the records of the last one must still be found.
+    import hashlib
+
+    from rewriter.cache import _add_texts, _library_version
+
+    package = tmp_path / "package"
+    (package / "__pycache__").mkdir(parents=True)
+    (package / "module.py").write_text("A = 1\n")
+    (package / "__pycache__" / "module.pyc").write_bytes(b"compiled")
+
+    def digest() -> str:
+        found = hashlib.sha256()
+        _add_texts(found, str(package))
+        return found.hexdigest()
+
+    first = digest()
+    os.utime(package / "module.py", (1, 1))
+    (package / "__pycache__" / "module.pyc").write_bytes(b"compiled again")
+    assert digest() == first
+    (package / "module.py").write_text("A = 2\n")
+    assert digest() != first
+    site = tmp_path / "site"
+    (site / "fake_markup").mkdir(parents=True)
+    (site / "fake_markup" / "__init__.py").write_text("")
+    (site / "fake_markdown-3.0.dist-info").mkdir()
+    (site / "Fake_Markup-2.1.5.dist-info").mkdir()
+    sys.path.insert(0, str(site))
+    try:
+        assert _library_version("fake_markup") == "Fake_Markup-2.1.5.dist-info"
+        (site / "Fake_Markup-2.1.5.dist-info").rmdir()
+        assert _library_version("fake_markup").startswith("fake_markup: ")  # its text
+        assert _library_version("fake_missing_library") == "fake_missing_library: missing"
+    finally:
+        sys.path.remove(str(site))
 
 
 def test_the_cache_directory_follows_the_environment(
@@ -560,18 +672,17 @@ def test_a_text_is_read_again_within_the_size_it_was_read_with(
     assert _agree(capsys, "build")[0] == 0  # over the limit: not read, as before
 
 
-def test_a_record_that_is_not_a_file_is_a_miss(
+def test_cache_files_that_are_not_files_are_misses(
     project: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     make_tree(project, 1)
     assert run(capsys, "-q", "build")[0] == 0
     assert run(capsys, "-q", "--check", "build")[0] == 0
-    directory = Path(os.environ["REWRITER_CACHE_DIR"])
-    records = sorted(path for path in directory.rglob("*") if path.is_file())
-    records[0].unlink()
-    os.mkfifo(records[0])  # opened as a file, it would block the run
-    records[1].unlink()
-    records[1].symlink_to("/dev/zero")  # read as a file, it would never end
+    [pack] = _cache_files()
+    pack.unlink()
+    os.mkfifo(pack)  # opened as a file, it would block the run
+    journal = pack.parent / "4321-abcdabcd.journal"
+    journal.symlink_to("/dev/zero")  # read as a file, it would never end
     assert run(capsys, "--check", "build") == (0, "", "1 file would be left unchanged.\n")
 
 
