@@ -42,6 +42,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import re
 import stat
 import sys
 from collections.abc import Iterable
@@ -144,8 +145,8 @@ class VerdictCache:
                 if self._answer(probe_kind, subject, answer) != answer:
                     return None
             payload = record["payload"]
-        except (ValueError, TypeError, KeyError):
-            return None  # a damaged record
+        except Exception:  # a damaged record: any shape, any probe
+            return None
         self.reused[kind] = self.reused.get(kind, 0) + 1
         return payload
 
@@ -195,21 +196,23 @@ class VerdictCache:
                 os.close(self._journal)
             self._journal = None
         try:
-            journals = sorted(self.records.glob(f"*{_JOURNAL}"))
+            journals = [path for path in self.records.glob(f"*{_JOURNAL}") if path.is_file()]
             if not journals:
                 return
-            merged = _read_records(self.records / _PACK, journals)
+            merged = _read_records(self.records / _PACK, sorted(journals))
             temporary = self.records / f".{_PACK}.{os.getpid()}.tmp"
+            temporary.unlink(missing_ok=True)  # left by a run killed while it saved
             data = json.dumps(merged, separators=(",", ":")).encode("ascii")
-            handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with open(handle, "wb") as file:
+            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+            with open(os.open(temporary, flags, 0o600), "wb") as file:
                 file.write(data)
             os.replace(temporary, self.records / _PACK)
-            for journal in journals:
-                journal.unlink(missing_ok=True)
-            _prune(self.directory, keep=self.records)
         except (OSError, ValueError, TypeError):
             return
+        for journal in journals:
+            with contextlib.suppress(OSError):
+                journal.unlink()
+        _prune(self.directory, keep=self.records)
 
     def _records(self) -> dict[str, Any]:
         if self._loaded is None:
@@ -219,6 +222,10 @@ class VerdictCache:
                 journals = []
             self._loaded = _read_records(self.records / _PACK, journals)
         return self._loaded
+
+    def forget_answers(self) -> None:
+        """Ask every probe again from now on (files may have been written since)."""
+        self._answers = {}
 
     def _answer(
         self, kind: probes.ProbeKind, subject: str, recorded: probes.Answer
@@ -285,7 +292,7 @@ def _read_records(pack: Path, journals: Iterable[Path]) -> dict[str, Any]:
     a line cut short by a kill) is left out.
     """
     records: dict[str, Any] = {}
-    with contextlib.suppress(OSError, ValueError):
+    with contextlib.suppress(OSError, ValueError, RecursionError):
         packed = json.loads(_read_file(pack))
         if isinstance(packed, dict):
             records.update(packed)
@@ -295,7 +302,7 @@ def _read_records(pack: Path, journals: Iterable[Path]) -> dict[str, Any]:
         except OSError:
             continue
         for line in lines:
-            with contextlib.suppress(ValueError):
+            with contextlib.suppress(ValueError, RecursionError):
                 item = json.loads(line)
                 if isinstance(item, list) and len(item) == 2 and isinstance(item[0], str):
                     records[item[0]] = item[1]
@@ -317,18 +324,36 @@ _UNUSED_FOR = 30 * 24 * 3600
 
 
 def _prune(directory: Path, *, keep: Path) -> None:
-    """Remove the folders of other fingerprints that no run has saved to for 30 days."""
+    """Remove the folders of other fingerprints that no run has saved to for 30 days.
+
+    Only folders that are rewriter's own: named as a fingerprint, holding
+    nothing but records, journals and temporary files of ``save``. The
+    cache directory may be one the user had before (``REWRITER_CACHE_DIR``).
+    """
     import shutil
     import time
 
     now = time.time()
-    try:
-        folders = [path for path in directory.iterdir() if path != keep]
-        for folder in folders:
-            if folder.is_dir() and now - folder.stat().st_mtime > _UNUSED_FOR:
+    with contextlib.suppress(OSError):
+        for folder in directory.iterdir():
+            if (
+                folder != keep
+                and _FINGERPRINT_FOLDER.fullmatch(folder.name)
+                and not folder.is_symlink()
+                and folder.is_dir()
+                and now - folder.stat().st_mtime > _UNUSED_FOR
+                and all(_is_cache_file(path) for path in folder.iterdir())
+            ):
                 shutil.rmtree(folder, ignore_errors=True)
-    except OSError:
-        pass
+
+
+_FINGERPRINT_FOLDER = re.compile(r"[0-9a-f]{32}")
+
+
+def _is_cache_file(path: Path) -> bool:
+    name = path.name
+    ours = name == _PACK or name.endswith(_JOURNAL) or name.startswith(f".{_PACK}.")
+    return ours and path.is_file() and not path.is_symlink()
 
 
 def default_directory() -> Path | None:

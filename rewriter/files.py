@@ -7,7 +7,6 @@ its BOM and its line endings byte for byte.
 
 from __future__ import annotations
 
-import contextlib
 import io
 import os
 import posixpath
@@ -97,12 +96,14 @@ def require_regular_file(path: Path) -> None:
     waits for a writer, a device may never end, and a socket cannot be
     opened at all. A missing path is left to whoever opens it.
     """
-    if path.is_dir():
-        raise RewriteError("is a directory, not a Python file")
-    with contextlib.suppress(OSError):
+    try:
         kind = path.stat().st_mode
-        if not stat.S_ISREG(kind):
-            raise RewriteError(f"is not a regular file ({_kind_name(kind)}); not read")
+    except (OSError, ValueError):  # missing, unreachable, a name too long: reported on open
+        return
+    if stat.S_ISDIR(kind):
+        raise RewriteError("is a directory, not a Python file")
+    if not stat.S_ISREG(kind):
+        raise RewriteError(f"is not a regular file ({_kind_name(kind)}); not read")
 
 
 def _kind_name(mode: int) -> str:

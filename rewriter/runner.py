@@ -271,7 +271,9 @@ def run_entries(
         yield from _run_all(entries, settings, options, jobs, notify)
         return
     # Verdicts that still hold are read here, so that a run with nothing
-    # new to look at starts no worker.
+    # new to look at starts no worker. Files may have changed since the
+    # cache last asked (an earlier group of entries was written).
+    cache.forget_answers()
     reused = [reused_report(entry, settings, cache) for entry in entries]
     missing = [entry for entry, report in zip(entries, reused, strict=True) if report is None]
     options.update(cache=cache, reuse=False)

@@ -731,3 +731,93 @@ def test_warnings_about_the_parsed_code_do_not_depend_on_the_cache(tmp_path: Pat
         (0, "1 file rewritten.\n"),
         *[(0, "1 file would be left unchanged.\n")] * 3,
     ]
+
+
+def test_only_rewriters_own_old_folders_are_removed(
+    project: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The cache directory may be one the user had before, full of their files.
+    make_tree(project, 1)
+    monkeypatch.setenv("REWRITER_CACHE_DIR", str(project))
+    month_ago = time.time() - 40 * 24 * 3600
+    notes = project / "docs" / "old" / "notes.txt"
+    notes.parent.mkdir(parents=True)
+    notes.write_text("important\n")
+    stale = project / ("a" * 32)  # a fingerprint's folder that no run has saved to
+    stale.mkdir()
+    (stale / "records.json").write_text("{}")
+    (stale / "1-abcd.journal").write_text("")
+    looks_stale = project / ("b" * 32)  # named like one, but holding a user's file
+    looks_stale.mkdir()
+    (looks_stale / "records.json").write_text("{}")
+    (looks_stale / "mine.txt").write_text("mine\n")
+    for folder in (notes.parent, notes.parent.parent, stale, looks_stale):
+        os.utime(folder, (month_ago, month_ago))
+    assert run(capsys, "-q", "build")[0] == 0
+    assert run(capsys, "-q", "--check", "build")[0] == 0
+    assert notes.read_text() == "important\n"
+    assert (looks_stale / "mine.txt").read_text() == "mine\n"
+    assert not stale.exists()
+
+
+@pytest.mark.parametrize(
+    ("probe", "analyses"),
+    [
+        (["importable", None, True], 2),
+        (["importable", 5, True], 2),
+        (["kind", ["a", "list"], 0], 2),
+        (["unknown kind", "x", 1], 2),
+        # Well formed, and the same answer again: the verdict holds.
+        (["text", "/tmp/" + "a" * 5000, [100, None]], 0),
+        (["names", "/dev/null", None], 0),
+    ],
+    ids=["null-module", "int-module", "list-subject", "unknown", "long-path", "device"],
+)
+def test_a_record_with_a_probe_of_any_shape_is_no_crash(
+    probe: list[object],
+    analyses: int,
+    project: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    make_tree(project, 1)
+    assert run(capsys, "-q", "build")[0] == 0
+    assert run(capsys, "-q", "--check", "build")[0] == 0
+    [pack] = _cache_files()
+    records = json.loads(pack.read_text())
+    for record in records.values():
+        record["probes"].insert(0, probe)
+    pack.write_text(json.dumps(records))
+    analysed = count_analyses(monkeypatch)
+    assert run(capsys, "--check", "build") == (0, "", "1 file would be left unchanged.\n")
+    assert len(analysed) == analyses
+
+
+def test_deeply_nested_cache_files_are_misses(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    make_tree(project, 1)
+    assert run(capsys, "-q", "build")[0] == 0
+    assert run(capsys, "-q", "--check", "build")[0] == 0
+    [pack] = _cache_files()
+    (pack.parent / "9-deep.journal").write_text("[" * 200_000 + "]" * 200_000 + "\n")
+    for _ in range(2):  # the first run saves it into the pack
+        assert run(capsys, "--check", "build") == (0, "", "1 file would be left unchanged.\n")
+    pack.write_text('{"a":' * 100_000 + "1" + "}" * 100_000)
+    assert run(capsys, "--check", "build") == (0, "", "1 file would be left unchanged.\n")
+
+
+def test_saving_never_writes_through_a_symlink(
+    project: Path, capsys: pytest.CaptureFixture[str], tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    make_tree(project, 1)
+    assert run(capsys, "-q", "build")[0] == 0
+    [pack] = _cache_files()
+    victim = tmp_path_factory.mktemp("victim") / "precious.txt"
+    victim.write_text("precious\n")
+    (pack.parent / f".records.json.{os.getpid()}.tmp").symlink_to(victim)
+    (pack.parent / "1-aa.journal").write_text('["k",{}]\n')
+    assert run(capsys, "-q", "--check", "build")[0] == 0
+    assert victim.read_text() == "precious\n"
+    assert not pack.is_symlink()
+    assert "k" in json.loads(pack.read_text())
