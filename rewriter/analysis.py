@@ -207,14 +207,28 @@ def summarise_source(text: str) -> ModuleSummary | None:
 
 def summarise_module(module: ast.Module) -> ModuleSummary:
     """What the parsed ``module`` defines at its top level."""
-    summary = ModuleSummary()
-    for statement in module_level(module.body):
-        _summarise(statement, summary)
+    summary = _definitions(module.body)
     from rewriter.dataflow import namespace_access
 
     if namespace_access(module.body) is not None:
         summary.dynamic_namespace = True
         summary.functions.clear()
+    return summary
+
+
+def defined_names(statements: Iterable[ast.stmt]) -> set[str]:
+    """The names that module-level ``statements`` bind (``ModuleSummary.defined``).
+
+    The same names as ``summarise_module``, without its walk of every
+    function for code that reaches the namespace by name.
+    """
+    return _definitions(statements).defined
+
+
+def _definitions(statements: Iterable[ast.stmt]) -> ModuleSummary:
+    summary = ModuleSummary()
+    for statement in module_level(statements):
+        _summarise(statement, summary)
     return summary
 
 

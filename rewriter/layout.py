@@ -463,15 +463,13 @@ def _reexports(
     warnings: list[Diagnostic],
     found: list[str],
 ) -> dict[int, list[Reexport]]:
-    from rewriter.analysis import summarise_module
+    from rewriter.analysis import defined_names
 
-    entry = summarise_module(
-        ast.Module(body=[s for line in lines for s in line.statements], type_ignores=[])
-    )
+    defined = defined_names(s for line in lines for s in line.statements)
     pinned = [site for site in sites if site.runtime and site.top_level]
     by_line: dict[int, list[Reexport]] = {}
     for name in given.handlers:
-        if name in entry.defined:
+        if name in defined:
             found.append(name)
             continue
         if _from_star(name, pinned, given):

@@ -255,9 +255,9 @@ def _defines_getattr(lines: list[Line]) -> bool:
 
 
 def _top_level_names(statements: list[ast.stmt]) -> set[str]:
-    from rewriter.analysis import summarise_module
+    from rewriter.analysis import defined_names
 
-    return summarise_module(ast.Module(body=statements, type_ignores=[])).defined
+    return defined_names(statements)
 
 
 def _fresh_name(base: str, module: ast.Module, text: SourceText) -> str:
