@@ -14,6 +14,7 @@ import os
 import stat
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -165,21 +166,22 @@ def test_only_clean_verdicts_are_kept(
     assert analysed == ["rewrite build/app0/index.py"]  # what it imports is kept
 
 
-def _cached_then_changed(
-    project: Path,
-    capsys: pytest.CaptureFixture[str],
-    change: object,
-    *argv: str,
-) -> tuple[tuple[int, str, str], tuple[int, str, str], tuple[int, str, str]]:
-    """Rewrite and check (kept), ``change()``, check again with and without the cache."""
-    assert run(capsys, "-q", *argv, "build")[0] == 0
-    before = run(capsys, "--check", *argv, "build")
+def _seen_after(
+    project: Path, capsys: pytest.CaptureFixture[str], change: Callable[[], object]
+) -> tuple[int, str, str]:
+    """Rewrite and check (the verdict is kept), ``change()``, and check again.
+
+    The check after the change must agree with one without the cache and
+    differ from the check before it; it is returned.
+    """
+    assert run(capsys, "-q", "build")[0] == 0
+    before = run(capsys, "--check", "build")
     assert before[0] == 0
-    assert callable(change)
     change()
-    cached = run(capsys, "--check", *argv, "build")
-    fresh = run(capsys, "--check", "--no-cache", *argv, "build")
-    return before, cached, fresh
+    cached = run(capsys, "--check", "build")
+    assert cached == run(capsys, "--check", "--no-cache", "build")
+    assert cached != before
+    return cached
 
 
 def test_a_changed_text_the_analysis_read_is_seen(
@@ -188,11 +190,7 @@ def test_a_changed_text_the_analysis_read_is_seen(
     # The init callable is checked in the init module's text ("text" probe).
     entries = make_tree(project, 2)
     init = entries[1].parent / "instrument.py"
-    before, cached, fresh = _cached_then_changed(
-        project, capsys, lambda: init.write_text("def setup():\n    pass\n")
-    )
-    assert cached == fresh
-    assert cached != before
+    cached = _seen_after(project, capsys, lambda: init.write_text("def setup():\n    pass\n"))
     assert cached[0] == 2
     assert "init callable 'init' is not defined" in cached[2]
     assert "app0/" not in cached[2]  # the other entry's verdict still holds
@@ -202,9 +200,7 @@ def test_a_file_that_goes_away_is_seen(project: Path, capsys: pytest.CaptureFixt
     # The runtime module was looked for and found ("kind" probe).
     entries = make_tree(project, 2)
     routes = entries[0].parent / "chunks" / "routes.py"
-    before, cached, fresh = _cached_then_changed(project, capsys, routes.unlink)
-    assert cached == fresh
-    assert cached != before
+    _seen_after(project, capsys, routes.unlink)
 
 
 def test_a_file_that_appears_is_seen(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -214,9 +210,7 @@ def test_a_file_that_appears_is_seen(project: Path, capsys: pytest.CaptureFixtur
     entries = make_tree(project, 1)
     entries[0].write_text(ENTRY + "import vendorlib\n")
     module = entries[0].parent / "vendorlib.py"
-    before, cached, fresh = _cached_then_changed(project, capsys, lambda: module.write_text(APP))
-    assert cached == fresh
-    assert cached != before
+    cached = _seen_after(project, capsys, lambda: module.write_text(APP))
     assert cached[0] == 1
 
 
@@ -233,9 +227,7 @@ def test_an_installed_distribution_that_appears_is_seen(
         info.mkdir()
         (info / "RECORD").write_text("chunks/__init__.py,,\nchunks/app.py,,\nchunks/routes.py,,\n")
 
-    before, cached, fresh = _cached_then_changed(project, capsys, install)
-    assert cached == fresh
-    assert cached != before
+    cached = _seen_after(project, capsys, install)
     assert cached[0] != 0
 
 
@@ -256,32 +248,26 @@ def test_an_installed_init_module_that_goes_away_is_seen(
         (site / "outside_init.py").unlink()
         sys.path_importer_cache.clear()
 
-    before, cached, fresh = _cached_then_changed(project, capsys, uninstall)
-    assert cached == fresh
-    assert cached != before
+    cached = _seen_after(project, capsys, uninstall)
     assert cached[0] == 2
     assert "outside_init" in cached[2]
 
 
 def test_changed_settings_are_seen(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
     make_tree(project, 1)
-    before, cached, fresh = _cached_then_changed(
+    cached = _seen_after(
         project,
         capsys,
         lambda: (project / "pyproject.toml").write_text(f"{PYPROJECT}guard = false\n"),
     )
-    assert cached == fresh
-    assert cached != before
     assert cached[0] == 1
 
 
 def test_a_changed_entry_is_seen(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
     entries = make_tree(project, 1)
-    before, cached, fresh = _cached_then_changed(
+    cached = _seen_after(
         project, capsys, lambda: entries[0].write_text(entries[0].read_text() + "import json\n")
     )
-    assert cached == fresh
-    assert cached != before
     assert cached[0] == 1
 
 
@@ -296,9 +282,7 @@ def test_a_leftover_temporary_is_reported_again(
         then = time.time() - 3600
         os.utime(temporary, (then, then))
 
-    before, cached, fresh = _cached_then_changed(project, capsys, leave_temporary)
-    assert cached == fresh
-    assert cached != before
+    cached = _seen_after(project, capsys, leave_temporary)
     assert "interrupted run left behind" in cached[2]
 
 
@@ -307,13 +291,19 @@ def _cache_files() -> list[Path]:
     return sorted(path for path in directory.rglob("*") if path.parent != directory)
 
 
-def test_a_damaged_record_is_a_miss(
-    project: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    make_tree(project, 2)
+def _kept_verdicts(project: Path, capsys: pytest.CaptureFixture[str], count: int = 1) -> Path:
+    """A tree of ``count`` entries, rewritten and checked once; the cache's file of records."""
+    make_tree(project, count)
     assert run(capsys, "-q", "build")[0] == 0
     assert run(capsys, "-q", "--check", "build")[0] == 0
     [pack] = _cache_files()
+    return pack
+
+
+def test_a_damaged_record_is_a_miss(
+    project: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pack = _kept_verdicts(project, capsys, 2)
     records = json.loads(pack.read_text())
     assert len(records) == 4  # a verdict and the runtime files of each entry
     damaged = ["", [1, 2], {"content": 1}, {"content": "x", "probes": 3}]
@@ -331,10 +321,7 @@ def test_a_damaged_record_is_a_miss(
 def test_a_journal_cut_short_by_a_kill_keeps_its_whole_lines(
     project: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    make_tree(project, 2)
-    assert run(capsys, "-q", "build")[0] == 0
-    assert run(capsys, "-q", "--check", "build")[0] == 0
-    [pack] = _cache_files()
+    pack = _kept_verdicts(project, capsys, 2)
     records = json.loads(pack.read_text())
     pack.unlink()
     lines = [json.dumps([key, record]) for key, record in records.items()]
@@ -675,10 +662,7 @@ def test_a_text_is_read_again_within_the_size_it_was_read_with(
 def test_cache_files_that_are_not_files_are_misses(
     project: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    make_tree(project, 1)
-    assert run(capsys, "-q", "build")[0] == 0
-    assert run(capsys, "-q", "--check", "build")[0] == 0
-    [pack] = _cache_files()
+    pack = _kept_verdicts(project, capsys)
     pack.unlink()
     os.mkfifo(pack)  # opened as a file, it would block the run
     journal = pack.parent / "4321-abcdabcd.journal"
@@ -780,10 +764,7 @@ def test_a_record_with_a_probe_of_any_shape_is_no_crash(
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    make_tree(project, 1)
-    assert run(capsys, "-q", "build")[0] == 0
-    assert run(capsys, "-q", "--check", "build")[0] == 0
-    [pack] = _cache_files()
+    pack = _kept_verdicts(project, capsys)
     records = json.loads(pack.read_text())
     for record in records.values():
         record["probes"].insert(0, probe)
@@ -796,10 +777,7 @@ def test_a_record_with_a_probe_of_any_shape_is_no_crash(
 def test_deeply_nested_cache_files_are_misses(
     project: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    make_tree(project, 1)
-    assert run(capsys, "-q", "build")[0] == 0
-    assert run(capsys, "-q", "--check", "build")[0] == 0
-    [pack] = _cache_files()
+    pack = _kept_verdicts(project, capsys)
     (pack.parent / "9-deep.journal").write_text("[" * 200_000 + "]" * 200_000 + "\n")
     for _ in range(2):  # the first run saves it into the pack
         assert run(capsys, "--check", "build") == (0, "", "1 file would be left unchanged.\n")
