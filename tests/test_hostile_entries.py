@@ -68,6 +68,24 @@ def _rewritten(path: Path, **options: object) -> str:
     return path.read_text()
 
 
+def _rewrite_keeps_names(project: Path, path: Path) -> dict[str, object]:
+    """Rewrite ``path``; the entry must bind what it bound before. Returns the new probe."""
+    original = _probe(project)
+    _rewritten(path)
+    after = _probe(project)
+    assert after["names"] == original["names"]
+    return after
+
+
+def _lazy_stays_eager(project: Path, path: Path) -> None:
+    """``--lazy`` keeps every import eager, says why, and the entry binds what it did."""
+    original = _probe(project)
+    report = rewrite_file(path, Settings.from_mapping({"init": "app.instrument", "lazy": True}))
+    assert report.status == "changed", report.error
+    assert any("reaches its own namespace by name" in w.message for w in report.warnings)
+    assert _probe(project)["names"] == original["names"]
+
+
 def _refused(path: Path) -> str:
     before = path.read_bytes()
     report = rewrite_file(path, Settings.from_mapping({"init": "app.instrument"}))
@@ -103,11 +121,7 @@ def test_a_value_the_setup_reads_still_moves_with_it(tmp_path: Path) -> None:
         'HERE = os.path.dirname(__file__)\nos.environ["B"] = HERE\n'
     )
     path = _project(tmp_path, entry)
-    original = _probe(tmp_path)
-    _rewritten(path)
-    after = _probe(tmp_path)
-    assert after["names"] == original["names"]
-    assert after["init"] is True
+    assert _rewrite_keeps_names(tmp_path, path)["init"] is True
 
 
 @pytest.mark.parametrize(
@@ -155,11 +169,7 @@ def test_lazy_gives_no_sync_stand_in_for_a_handler_a_star_import_rebinds(tmp_pat
 
 def test_lazy_keeps_names_eager_for_an_entry_that_looks_them_up_by_name(tmp_path: Path) -> None:
     path = _project(tmp_path, 'from .rt import handler\nh = eval("handler")\n')
-    original = _probe(tmp_path)
-    report = rewrite_file(path, Settings.from_mapping({"init": "app.instrument", "lazy": True}))
-    assert report.status == "changed", report.error
-    assert any("reaches its own namespace by name" in w.message for w in report.warnings)
-    assert _probe(tmp_path)["names"] == original["names"]
+    _lazy_stays_eager(tmp_path, path)
 
 
 def test_an_entry_run_by_exec_without_file_still_starts(tmp_path: Path) -> None:
@@ -212,10 +222,7 @@ def test_a_mutation_before_a_setup_stays_before_it(tmp_path: Path) -> None:
         "os.environ.update(cfg)\nfrom .rt import handler\nSEEN = os.environ['X']\n"
     )
     path = _project(tmp_path, entry)
-    original = _probe(tmp_path)
-    _rewritten(path)
-    after = _probe(tmp_path)
-    assert after["names"] == original["names"]
+    after = _rewrite_keeps_names(tmp_path, path)
     assert after["names"]["SEEN"] == "'b'"  # type: ignore[index]
 
 
@@ -254,11 +261,7 @@ def test_lazy_keeps_names_eager_for_an_entry_that_imports_itself(tmp_path: Path)
         "import importlib\nfrom .rt import handler, x\nX = importlib.import_module(__name__).x\n"
     )
     path = _project(tmp_path, entry)
-    original = _probe(tmp_path)
-    report = rewrite_file(path, Settings.from_mapping({"init": "app.instrument", "lazy": True}))
-    assert report.status == "changed", report.error
-    assert any("reaches its own namespace by name" in w.message for w in report.warnings)
-    assert _probe(tmp_path)["names"] == original["names"]
+    _lazy_stays_eager(tmp_path, path)
 
 
 def test_a_socket_named_as_the_entry_is_refused(tmp_path: Path) -> None:
