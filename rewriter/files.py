@@ -202,7 +202,7 @@ class DiskTree:
             text = None
             if path is not None:
                 text = read_text_or_none(path, self.max_size)
-                probes.note("text", path, probes.text_answer(path, self.max_size, text))
+                probes.note("text", path, probes.text_answer(self.max_size, text))
             self._texts[relpath] = text
         return self._texts[relpath]
 

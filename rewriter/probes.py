@@ -45,11 +45,6 @@ def recording() -> Iterator[list[Probe]]:
         _recordings.remove(probes)
 
 
-def is_recording() -> bool:
-    """True inside a ``recording``: callers that cache answers replay them with ``note``."""
-    return bool(_recordings)
-
-
 def note(kind: ProbeKind, subject: str, answer: Answer) -> None:
     """Report one question and its answer to every active recording."""
     for probes in _recordings:
@@ -94,8 +89,8 @@ def names_digest(names: Sequence[str] | None) -> str | None:
     return None if names is None else digest("\0".join(names))
 
 
-def text_answer(path: str, max_size: int, text: str | None) -> Answer:
-    """The ``text`` probe's answer for ``text`` read from ``path`` with ``max_size`` (bytes)."""
+def text_answer(max_size: int, text: str | None) -> Answer:
+    """The ``text`` probe's answer for ``text``, read within ``max_size`` bytes."""
     return [max_size, digest(text)]
 
 
@@ -110,7 +105,7 @@ def answer(kind: ProbeKind, subject: str, recorded: Answer) -> Answer:
         from rewriter.files import read_text_or_none
 
         size = _size_of(recorded)
-        return text_answer(subject, size, read_text_or_none(subject, size))
+        return text_answer(size, read_text_or_none(subject, size))
     return _ANSWERS[kind](subject)
 
 
