@@ -79,6 +79,10 @@ class VerdictCache:
     _loaded: dict[str, Any] | None
     _journal: int | None
 
+    def _own_folder(self) -> bool:
+        # A fingerprint folder that is a symlink may be anybody's directory.
+        return not self.records.is_symlink()
+
     @property
     def records(self) -> Path:
         """The folder of this fingerprint's records (a new version of anything starts a new one)."""
@@ -176,6 +180,8 @@ class VerdictCache:
         try:
             line = json.dumps([key, record], separators=(",", ":")).encode("ascii") + b"\n"
             if self._journal is None:
+                if not self._own_folder():
+                    return
                 self.records.mkdir(mode=0o700, exist_ok=True)
                 name = f"{os.getpid()}-{os.urandom(4).hex()}{_JOURNAL}"
                 flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND
@@ -195,6 +201,8 @@ class VerdictCache:
             with contextlib.suppress(OSError):
                 os.close(self._journal)
             self._journal = None
+        if not self._own_folder():
+            return
         try:
             journals = [path for path in self.records.glob(f"*{_JOURNAL}") if path.is_file()]
             if not journals:
@@ -215,6 +223,8 @@ class VerdictCache:
         _prune(self.directory, keep=self.records)
 
     def _records(self) -> dict[str, Any]:
+        if self._loaded is None and not self._own_folder():
+            self._loaded = {}
         if self._loaded is None:
             try:
                 journals = sorted(self.records.glob(f"*{_JOURNAL}"))

@@ -799,3 +799,18 @@ def test_saving_never_writes_through_a_symlink(
     assert victim.read_text() == "precious\n"
     assert not pack.is_symlink()
     assert "k" in json.loads(pack.read_text())
+
+
+def test_a_fingerprint_folder_that_is_a_symlink_is_not_used(
+    project: Path, capsys: pytest.CaptureFixture[str], tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    mine = tmp_path_factory.mktemp("mine")
+    (mine / "records.json").write_text('{"mine": true}')
+    cache = VerdictCache.open()
+    cache.records.symlink_to(mine)
+    make_tree(project, 1)
+    assert run(capsys, "-q", "build")[0] == 0
+    for _ in range(2):
+        assert _agree(capsys, "build")[0] == 0
+    assert [path.name for path in mine.iterdir()] == ["records.json"]
+    assert (mine / "records.json").read_text() == '{"mine": true}'
