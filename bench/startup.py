@@ -15,6 +15,11 @@ starts before the first module that either entry imports.
   a read-only deploy. The standard library keeps the bytecode it was
   installed with.
 
+Each round starts both sides at the same point of the garbage collector's
+cycle, and the rounds spread over the whole cycle (``--gc-offset`` in
+``scripts/import_time.py``): otherwise one side may sit a few allocations
+short of a collection in every run, and the other just past it.
+
 Rows compare the medians, over interleaved rounds, of each child's CPU
 time for the import (the verdict: see ``compare``), and show the medians of
 the wall clock beside them.
@@ -34,6 +39,7 @@ run).
 from __future__ import annotations
 
 import ast
+import gc
 import shutil
 import statistics
 import sysconfig
@@ -104,6 +110,10 @@ class Cache:
 
 
 GUARD_BUDGET = 0.0005
+GC_CYCLE = gc.get_threshold()[0]
+"""Net allocations of tracked objects between two collections of the youngest generation."""
+GC_STEP = 263
+"""Prime to 700: the offsets of successive rounds spread over the whole cycle."""
 CACHED = Cache("bytecode cached", (), 0.0001)
 UNCACHED = Cache("no bytecode cache", ("-B",), 0.0005)
 
@@ -123,7 +133,9 @@ class Child:
         self.cpu: list[float] = []
 
     def __call__(self) -> float:
-        self.report = run_json(self.argv)
+        # The n-th run of every child starts at the same point of the collector's cycle.
+        offset = len(self.cpu) * GC_STEP % GC_CYCLE
+        self.report = run_json([*self.argv, "--gc-offset", str(offset)])
         self.cpu.append(float(self.report["cpu_seconds"]))
         return float(self.report["seconds"])
 

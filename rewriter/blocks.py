@@ -129,6 +129,7 @@ def lazy_context(
         "names": list(dict.fromkeys(layout.lazy_names)),
         "stand_ins": list(stand_ins),
         "sync_stand_ins": any(not stand_in.is_async for stand_in in stand_ins),
+        "async_stand_ins": any(stand_in.is_async for stand_in in stand_ins),
         "star_fallback": star_fallback,
         "delete_type_checking": delete_type_checking,
     }
