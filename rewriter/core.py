@@ -84,9 +84,12 @@ def render(plan: EntryPlan) -> str:
 
 
 def _assembled(plan: EntryPlan) -> str:
+    from rewriter.parsing import parse_printed
+    from rewriter.printing import print_module
     from rewriter.transforms.assemble import Pieces, assemble, take_apart
 
-    module, lines = take_apart(parse_module(plan.analysed), plan.recovery)
+    parsed = parse_printed(plan.analysed)
+    module, lines = take_apart(parsed.module, plan.recovery)
     newline = module.default_newline
     prefix = plan.layout.prefix
     # A moved statement that comes first brings its comment lines, which
@@ -109,7 +112,8 @@ def _assembled(plan: EntryPlan) -> str:
         module, lines, plan.recovery, plan.layout, pieces, _reexport_renderer(newline)
     )
     _check_footer_rereads(rewritten, plan.analysed)
-    return rewritten.code
+    # The statements the rewrite kept print as the round-trip check printed them.
+    return print_module(rewritten, parsed)
 
 
 def _check_footer_rereads(module: cst.Module, source: str) -> None:

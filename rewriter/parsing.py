@@ -45,6 +45,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
 
 from rewriter.errors import RewriteError
+from rewriter.printing import PrintedModule
 
 if TYPE_CHECKING:
     import libcst as cst
@@ -101,6 +102,16 @@ def parse_module(source: str, tree: ast.Module | None = None) -> cst.Module:
     """Parse ``source`` with LibCST, within the bounds this module sets.
 
     Returns the module, which prints back exactly as ``source``. Raises
+    what ``parse_printed`` raises.
+    """
+    return parse_printed(source, tree).module
+
+
+def parse_printed(source: str, tree: ast.Module | None = None) -> PrintedModule:
+    """Parse ``source`` with LibCST, within the bounds this module sets.
+
+    Returns the module with the text of each of its top-level nodes (see
+    ``rewriter.printing``); the module prints back exactly as ``source``. Raises
     RewriteError, at the line and column of the cause, for text CPython
     rejects (``cannot parse: ...``), for valid text too deep or too costly
     for LibCST (``cannot rewrite: the code nests too deeply for LibCST: ...``),
@@ -132,8 +143,7 @@ def parse_module(source: str, tree: ast.Module | None = None) -> cst.Module:
         ) from None
     except RecursionError:
         raise RewriteError(_too_deep("LibCST's parser ran out of recursion")) from None
-    _check_round_trip(source, module)
-    return module
+    return _check_round_trip(source, module)
 
 
 def python_tree(source: str, scan: TextScan | None = None) -> ast.Module:
@@ -636,17 +646,20 @@ def _in_parser_thread(function: Callable[[str], _Result], source: str) -> _Resul
 # -- Printing back ---------------------------------------------------------------------
 
 
-def _check_round_trip(source: str, module: cst.Module) -> None:
+def _check_round_trip(source: str, module: cst.Module) -> PrintedModule:
     # LibCST does not print every module back as it read it: it drops a form
     # feed right before a statement, the last line break of a file whose
     # lines end in a lone "\r", and the space in "except E :". Refuse rather
     # than lose text.
     try:
-        printed = module.code
+        kept = PrintedModule.printing(module)
+        if kept.code == source:
+            return kept
+        printed = module.code  # whole, as LibCST prints it, to find where it differs
     except RecursionError:
         raise RewriteError(_too_deep("LibCST ran out of recursion printing it back")) from None
-    if printed == source:
-        return
+    if printed == source:  # pragma: no cover - rewriter.printing disagrees with LibCST
+        return PrintedModule(module, None)
     index = next(
         (i for i, (a, b) in enumerate(zip(source, printed, strict=False)) if a != b),
         min(len(source), len(printed)),
@@ -671,6 +684,7 @@ __all__ = [
     "check_libcst_depth",
     "deep_expression_start",
     "parse_module",
+    "parse_printed",
     "python_tree",
     "scan_text",
     "text_position",

@@ -51,9 +51,11 @@ def undo_source(source: str) -> UndoResult:
         raise RewriteError(f"cannot undo: {message}", line, column)
     if not recovery.rewritten:
         return UndoResult(source, source)
-    from rewriter.core import parse_module
+    from rewriter.parsing import parse_printed
+    from rewriter.printing import print_module
     from rewriter.transforms.assemble import take_apart
 
-    header_module, lines = take_apart(parse_module(source), recovery)
+    parsed = parse_printed(source)
+    header_module, lines = take_apart(parsed.module, recovery)
     original = header_module.with_changes(body=lines)
-    return UndoResult(source, original.code)
+    return UndoResult(source, print_module(original, parsed))

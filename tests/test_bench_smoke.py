@@ -209,6 +209,44 @@ def test_import_time_refuses_an_interpreter_that_ran_site(tmp_path: Path) -> Non
     assert "-I -S" in completed.stderr
 
 
+def imported_modules(root: Path, *options: str) -> set[str]:
+    """The modules that importing ``web.index`` from ``root`` loads in a bare interpreter."""
+    completed = python_run("-I", "-S", IMPORT_TIME, root, "web.index", *options)
+    assert completed.returncode == 0, completed.stderr
+    report = json.loads(completed.stdout)
+    assert report["init_saw"] == [], "the init ran after the runtime, or not at all"
+    return set(report["modules"])
+
+
+@pytest.mark.parametrize("variant", range(6), ids=IMPORT_VARIANTS)
+def test_generated_code_imports_nothing_the_hand_written_entry_does_not(
+    variant: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Issue 16: no importlib, functools, warnings or logging on the success
+    # path. The lazy stand-in is a partial from the built-in `_functools`
+    # (a staticmethod object would need no import, but it cannot be copied
+    # or pickled and is not callable before Python 3.10).
+    from bench.entries import write_web_app
+    from bench.startup import VARIANTS
+    from rewriter.runner import rewrite_file
+
+    chosen = VARIANTS[variant]
+    assert chosen.name == IMPORT_VARIANTS[variant]
+    write_web_app(tmp_path / "hand", hand_written=True)
+    entry = write_web_app(tmp_path / "rewritten")
+    monkeypatch.chdir(tmp_path / "rewritten")
+    assert rewrite_file(entry, chosen.settings).status == "changed"
+    call = ["--call"] if chosen.call else []
+    extra = imported_modules(tmp_path / "rewritten", *call) - imported_modules(
+        tmp_path / "hand", *call
+    )
+    # The once-per-process record, and a path-loaded init under its own name.
+    allowed = {"_rewriter_state", "web._rewriter_init_instrument_server"}
+    if chosen.settings.lazy:
+        allowed.add("_functools")
+    assert extra - allowed == set()
+
+
 def test_peak_memory_is_each_childs_own() -> None:
     # On Linux, wait4's ru_maxrss of a child includes the parent's size at
     # the fork: a small child of a big parent must still read small, and a

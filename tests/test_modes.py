@@ -142,6 +142,76 @@ def test_lazy_first_use_imports_once_when_32_threads_race(lazy_app: Path) -> Non
     assert last_json(result) == {"imports": 1, "answers": [{"ok": 1}] * 32}
 
 
+def test_a_held_lazy_stand_in_copies_and_follows_a_swapped_handler(
+    tmp_path: Path,
+) -> None:
+    # From a hostile review of a staticmethod stand-in: it could not be
+    # copied, and a handler that instrumentation swapped for a class (whose
+    # __dict__ holds an __init__) left it pointing nowhere.
+    _write(
+        tmp_path,
+        {
+            "app/__init__.py": "",
+            "app/chunks/__init__.py": "",
+            "app/chunks/rt.py": """
+                def handler(environ, start_response):
+                    return [b"function"]
+
+
+                class App:
+                    def __init__(self, environ, start_response):
+                        self.body = [b"class"]
+
+                    def __iter__(self):
+                        return iter(self.body)
+
+
+                from . import patch
+            """,
+            "app/chunks/patch.py": "from . import rt\nrt.handler = rt.App\n",
+            "app/index.py": "from .chunks.rt import handler\n",
+            "app/instrument_server.py": "",
+        },
+    )
+    assert main(["--lazy", "-q", str(tmp_path / "app" / "index.py")]) == 0
+    assert "def make_stand_in(name):" in (tmp_path / "app" / "index.py").read_text()
+    result = run_python(
+        tmp_path,
+        """
+        import copy, json
+        import app.index as entry
+        held = entry.__dict__["handler"]
+        copies = copy.copy(held), copy.deepcopy(held)
+        body = list(held({}, None))
+        print(json.dumps({
+            "body": [part.decode() for part in body],
+            "copies_call_through": [list(c({}, None))[0].decode() for c in copies],
+            "wrapped": held.__wrapped__ is entry.handler,
+        }))
+        """,
+    )
+    assert last_json(result) == {
+        "body": ["class"],
+        "copies_call_through": ["class", "class"],
+        "wrapped": True,
+    }
+
+
+def test_a_held_lazy_stand_in_pickles_as_its_handler(lazy_app: Path) -> None:
+    result = run_python(
+        lazy_app,
+        """
+        import json, pickle
+        import app.index as entry
+        held = entry.__dict__["handler"]
+        held(1)
+        again = pickle.loads(pickle.dumps(held))
+        print(json.dumps({"answer": again(2), "same": again.func is entry.handler}))
+        """,
+    )
+    assert last_json(result) == {"answer": {"ok": 2}, "same": True}
+
+
 def test_lazy_keeps_an_import_eager_when_the_entry_uses_its_names() -> None:
     tree = MemoryTree(
         {

@@ -312,6 +312,19 @@ def test_a_watched_library_keeps_its_own_loader_and_resources(flask_app: Path) -
     assert last_json(_run(flask_app, code)) == [True, "SourceFileLoader", True, True]
 
 
+def test_the_import_hook_is_hashable_and_weakly_referenceable(flask_app: Path) -> None:
+    # Code that dedupes sys.meta_path (`set(sys.meta_path)`, CPython's own
+    # test_no_duplicates_in_meta_path) needs what instances of a class have.
+    code = """
+        import json, sys, weakref
+        import web.index
+        hook = sys.meta_path[0]
+        unique = len(set(sys.meta_path)) == len(sys.meta_path)
+        print(json.dumps([unique, weakref.ref(hook)() is hook, "find_spec" in dir(hook)]))
+        """
+    assert last_json(_run(flask_app, code)) == [True, True, True]
+
+
 def test_a_narrowed_integration_is_not_started_by_its_import(flask_app: Path) -> None:
     code = """
         import json
