@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import hashlib
 import json
 import os
 import re
@@ -49,7 +48,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from rewriter import probes
+from rewriter import digests, probes
 from rewriter.config import Settings
 
 ENVIRONMENT_VARIABLE = "REWRITER_CACHE_DIR"
@@ -259,7 +258,7 @@ class VerdictCache:
         except OSError:  # no current directory
             return None
         parts = [str(_FORMAT), kind, here, os.fspath(entry), decisive]
-        return hashlib.sha256("\0".join(parts).encode("utf-8", "surrogatepass")).hexdigest()
+        return digests.sha256("\0".join(parts).encode("utf-8", "surrogatepass")).hexdigest()
 
     def _settings_key(self, settings: Settings) -> str | None:
         if settings not in self._settings_keys:
@@ -381,7 +380,7 @@ def default_directory() -> Path | None:
 
 
 def _content_digest(raw: bytes) -> str:
-    return hashlib.blake2b(raw, digest_size=16).hexdigest()
+    return digests.blake2b(raw, digest_size=16).hexdigest()
 
 
 def _preload_plan(settings: Settings) -> str:
@@ -397,7 +396,7 @@ def _tool_fingerprint() -> str:
     import rewriter
     from rewriter.templates import engine_fingerprint
 
-    digest = hashlib.sha256()
+    digest = digests.sha256()
     for part in [rewriter.__version__, sys.version, engine_fingerprint() or "unknown templates"]:
         digest.update(part.encode("utf-8", "surrogatepass") + b"\0")
     _add_texts(digest, os.path.dirname(rewriter.__file__ or ""))
@@ -429,7 +428,7 @@ def _library_version(name: str) -> str:
             if base.endswith(".dist-info") and base.startswith(f"{wanted}-"):
                 return folder
         with open(origin, "rb") as file:  # no metadata beside it: the package's own text
-            return f"{name}: {hashlib.sha256(file.read()).hexdigest()}"
+            return f"{name}: {digests.sha256(file.read()).hexdigest()}"
     except OSError:
         return f"{name}: unknown"
 

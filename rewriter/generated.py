@@ -29,12 +29,12 @@ Entries rewritten by rewriter 0.1 are taken back first (``rewriter.legacy``).
 from __future__ import annotations
 
 import ast
-import hashlib
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+from rewriter import digests
 from rewriter.lines import Line, SourceText, logical_lines
 
 BLOCK_MARKERS = ("# rewriter:init", "# rewriter:preload")
@@ -64,7 +64,7 @@ def digest(node: ast.stmt) -> str:
     Formatting and comments do not change it; any edit to the code does.
     """
     dump = ast.dump(node, annotate_fields=True, include_attributes=False)
-    return hashlib.sha256(dump.encode("utf-8")).hexdigest()[:12]
+    return digests.sha256(dump.encode("utf-8")).hexdigest()[:12]
 
 
 def code_digest(code: str) -> str:
@@ -120,7 +120,7 @@ def is_sealed(marker: Sequence[str], key: str) -> bool:
 
 def _stamp(key: str, unsealed: Sequence[str]) -> str:
     text = "\0".join([key, *unsealed])
-    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:12]
+    return digests.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:12]
 
 
 def marker_lines(statement: ast.stmt, kind: str, text: SourceText) -> list[str] | None:

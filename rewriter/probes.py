@@ -12,12 +12,13 @@ recorded with its probes still holds when every probe gets the same answer
 
 from __future__ import annotations
 
-import hashlib
 import os
 import stat
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Literal
+
+from rewriter import digests
 
 ProbeKind = Literal["kind", "text", "names", "identity", "importable"]
 Answer = int | str | bool | list[object] | None
@@ -55,7 +56,7 @@ def digest(text: str | None) -> str | None:
     """The digest a ``text`` or ``names`` probe keeps (BLAKE2b, 16 bytes, hex)."""
     if text is None:
         return None
-    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+    return digests.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
 
 
 def file_kind(path: str) -> int:

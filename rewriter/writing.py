@@ -27,7 +27,6 @@ import errno
 import os
 import re
 import stat
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -76,6 +75,10 @@ def write_atomic(path: Path, data: bytes, expected: bytes) -> bool:
             " is not atomic, so it is not written; break the link first"
             " (cp FILE FILE.new && mv FILE.new FILE)"
         )
+    # Imported here, after the parse: tempfile brings shutil, random, bz2
+    # and lzma (1.4 MiB resident), which would add to the rewrite's peak.
+    import tempfile
+
     attributes = _extended_attributes(target)
     try:
         descriptor, temporary = tempfile.mkstemp(
