@@ -36,27 +36,22 @@ def rewrite_text(
     file, such as standard input. The guarantee is verified on the output
     when it is ``written``, else (``--check``, ``--diff``) on ``text``.
     """
+    from rewriter.core import result_of, rewritten_text
     from rewriter.gcpause import cyclic_gc_paused
+    from rewriter.parsing import compiler_warnings_ignored
+    from rewriter.plan import analyse
+    from rewriter.verify import verify_plan
 
     tree = DiskTree(root, settings.max_size)
     try:
-        with cyclic_gc_paused():
-            # The first call imports LibCST and jinja2: their tens of thousands
-            # of long-lived objects would set off many collections, each
-            # walking all of them again (about 15% of LibCST's import).
-            from rewriter.core import result_of, rewritten_text
-            from rewriter.parsing import compiler_warnings_ignored
-            from rewriter.plan import analyse
-            from rewriter.verify import verify_plan
-
-            with compiler_warnings_ignored():
-                plan = analyse(text, settings, path=path, tree=tree)
-                output = rewritten_text(plan)
-                result = result_of(plan, output)
-                kept = output if written else text
-                if kept is not text:
-                    plan = analyse(kept, settings, path=path, tree=tree)
-                findings = verify_plan(plan)
+        with cyclic_gc_paused(), compiler_warnings_ignored():
+            plan = analyse(text, settings, path=path, tree=tree)
+            output = rewritten_text(plan)
+            result = result_of(plan, output)
+            kept = output if written else text
+            if kept is not text:
+                plan = analyse(kept, settings, path=path, tree=tree)
+            findings = verify_plan(plan)
     except ConfigError as error:
         return FileReport.from_error(path, error.diagnostic, config=True)
     except RewriteError as error:

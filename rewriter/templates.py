@@ -50,8 +50,9 @@ def engine_fingerprint() -> str | None:
     of it cannot be read (templates inside a zip archive, no source for
     this module): blocks are then always rendered to be compared.
     """
-    import hashlib
     import importlib
+
+    from rewriter import digests
 
     package = importlib.import_module("rewriter._templates")
     directory = os.path.dirname(package.__file__ or "")
@@ -62,7 +63,7 @@ def engine_fingerprint() -> str | None:
             parts.extend([name.encode(), _read_bytes(os.path.join(directory, name))])
     except OSError:
         return None
-    digest = hashlib.sha256()
+    digest = digests.sha256()
     for part in parts:
         digest.update(len(part).to_bytes(8, "big"))
         digest.update(part)
