@@ -59,10 +59,16 @@ def print_module(module: cst.Module, printed: PrintedModule | None = None) -> st
     """``module.code``, taking the text of each top-level node that ``printed`` holds.
 
     A module without a trailing newline is printed whole by LibCST, which
-    drops its last newline token: this module does not copy that rule.
-    Raises RecursionError for a node nested too deeply for LibCST's printer.
+    drops its last newline token: this module does not copy that rule. So is
+    a module whose default newline or indentation is not ``printed``'s (a
+    node's text depends on both). Raises RecursionError for a node nested
+    too deeply for LibCST's printer.
     """
-    if not module.has_trailing_newline or (printed is not None and printed.texts is None):
+    if (
+        not module.has_trailing_newline
+        or (printed is not None and printed.texts is None)
+        or (printed is not None and not _prints_alike(module, printed.module))
+    ):
         return module.code
     texts = printed.texts if printed is not None and printed.texts is not None else {}
     pieces = []
@@ -71,6 +77,15 @@ def print_module(module: cst.Module, printed: PrintedModule | None = None) -> st
         pieces.append(module.code_for_node(node) if text is None else text)
     # A module with no nodes at all still ends in its newline.
     return "".join(pieces) or module.default_newline
+
+
+def _prints_alike(module: cst.Module, original: cst.Module) -> bool:
+    # A node prints with its module's default newline and indentation: the
+    # texts of ``original`` are only ``module``'s if both have the same.
+    return (module.default_newline, module.default_indent) == (
+        original.default_newline,
+        original.default_indent,
+    )
 
 
 __all__ = ["PrintedModule", "print_module", "top_level_nodes"]

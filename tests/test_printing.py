@@ -81,3 +81,18 @@ def test_every_golden_rewrite_prints_as_libcst_prints_it_whole(
     assert report.error is None, report.error
     if report.status == "changed":
         assert calls, "the rewrite did not print through rewriter.printing"
+
+
+def test_a_module_without_a_trailing_newline_is_printed_whole_once() -> None:
+    # Printing its nodes too would add a third print of the entry (a
+    # newcomer's review counted them).
+    printed = parse_printed("import os\nx = 1")
+    assert printed.texts is None
+    assert printed.code == "import os\nx = 1"
+
+
+def test_texts_of_another_newline_or_indent_are_not_reused() -> None:
+    printed = parse_printed("if x:\n    y = 1\n")
+    for changes in ({"default_newline": "\r\n"}, {"default_indent": "\t"}):
+        changed = printed.module.with_changes(**changes)
+        assert print_module(changed, printed) == changed.code != printed.code
