@@ -380,7 +380,7 @@ def default_directory() -> Path | None:
 
 
 def _content_digest(raw: bytes) -> str:
-    return digests.blake2b(raw, digest_size=16).hexdigest()
+    return digests.short_hexdigest(raw)
 
 
 def _preload_plan(settings: Settings) -> str:

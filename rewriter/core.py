@@ -84,11 +84,12 @@ def render(plan: EntryPlan) -> str:
 
 
 def _assembled(plan: EntryPlan) -> str:
-    from rewriter.parsing import parse_printed
+    from rewriter.parsing import check_default_indent, check_final_newline, parse_printed
     from rewriter.printing import print_module
     from rewriter.transforms.assemble import Pieces, assemble, take_apart
 
     parsed = parse_printed(plan.analysed)
+    check_default_indent(parsed.module, plan.analysed)
     module, lines = take_apart(parsed.module, plan.recovery)
     newline = module.default_newline
     prefix = plan.layout.prefix
@@ -113,7 +114,9 @@ def _assembled(plan: EntryPlan) -> str:
     )
     _check_footer_rereads(rewritten, plan.analysed)
     # The statements the rewrite kept print as the round-trip check printed them.
-    return print_module(rewritten, parsed)
+    output = print_module(rewritten, parsed)
+    check_final_newline(output, plan.analysed)
+    return output
 
 
 def _check_footer_rereads(module: cst.Module, source: str) -> None:

@@ -6,8 +6,11 @@ over LibCST's own, and a few milliseconds. CPython ships its own SHA-256
 and BLAKE2 as extension modules beside the standard library; they give the
 same digests. Their modules are private and named by version (``_sha256``
 up to 3.11, ``_sha2`` from 3.12), so an interpreter without them falls
-back to ``hashlib``. jinja2 still imports ``hashlib`` when it is first
-used, after the LibCST parse of the entry that sets a run's peak.
+back: SHA-256 to ``hashlib`` (OpenSSL's), and the short digest to the first
+128 bits of SHA-256, because ``hashlib.blake2b`` is ``_blake2``'s own (a
+CPython built with ``--with-builtin-hashlib-hashes`` that leaves out blake2
+has neither). jinja2 still imports ``hashlib`` when it is first used, after
+the LibCST parse of the entry that sets a run's peak.
 """
 
 from __future__ import annotations
@@ -36,18 +39,33 @@ def _builtin_sha256() -> Callable[..., Hash]:
     return sha256
 
 
-def _builtin_blake2b() -> Callable[..., Hash]:
+def _builtin_short_hexdigest() -> Callable[[bytes], str]:
     try:
         from _blake2 import blake2b
     except ImportError:
-        from hashlib import blake2b
-    return blake2b
+
+        def first_bits_of_sha256(data: bytes) -> str:
+            return sha256(data).hexdigest()[:32]
+
+        return first_bits_of_sha256
+
+    def blake2b_128(data: bytes) -> str:
+        return cast(Hash, blake2b(data, digest_size=16)).hexdigest()
+
+    return blake2b_128
 
 
 sha256: Callable[..., Hash] = _builtin_sha256()
 """``sha256(data)`` or ``sha256()``: a SHA-256 hash object, as ``hashlib.sha256``."""
 
-blake2b: Callable[..., Hash] = _builtin_blake2b()
-"""``blake2b(data, *, digest_size=64)``: a BLAKE2b hash object, as ``hashlib.blake2b``."""
+short_hexdigest: Callable[[bytes], str] = _builtin_short_hexdigest()
+"""``short_hexdigest(data)``: 32 hex digits (128 bits) that identify ``data``.
 
-__all__ = ["Hash", "blake2b", "sha256"]
+BLAKE2b with a 16-byte digest, as ``hashlib.blake2b(data, digest_size=16)``;
+where CPython has no BLAKE2, the first 32 hex digits of SHA-256. The two
+give different digests, so a verdict cache written under one is a miss
+under the other, not a wrong answer. Only the cache keeps these; nothing
+written into users' files uses them.
+"""
+
+__all__ = ["Hash", "sha256", "short_hexdigest"]

@@ -646,6 +646,60 @@ def _in_parser_thread(function: Callable[[str], _Result], source: str) -> _Resul
 # -- Printing back ---------------------------------------------------------------------
 
 
+_LONE_CR_LOST = (
+    "the lines end in a lone carriage return (old Mac line endings), and LibCST"
+    " drops the one that ends the file; convert the line endings to \\n or \\r\\n"
+)
+
+
+def check_default_indent(module: cst.Module, source: str) -> None:
+    """Refuse an entry whose indentation unit, as LibCST reads it, holds a form feed.
+
+    LibCST takes the indentation of the file's first indented line for the
+    unit of every block that does not say its own, the generated ones
+    included. CPython counts columns from a form feed again, so that unit
+    nested twice is no deeper than once, and the generated block would not
+    compile. Raises ``RewriteError`` at that form feed.
+    """
+    unit = module.default_indent
+    if "\f" not in unit:
+        return
+    offset = 0
+    for line in source.splitlines(keepends=True):
+        if line.startswith(unit) and line[len(unit) :].strip():
+            index = offset + unit.index("\f")
+            break
+        offset += len(line)
+    else:
+        index = source.index("\f")
+    line_number, column = text_position(source, index)
+    raise RewriteError(
+        "cannot rewrite: a form feed in the indentation of the first indented line is"
+        " not supported (generated blocks would take it for their indentation); put the"
+        " form feed on a line of its own",
+        line_number,
+        column,
+    )
+
+
+def check_final_newline(output: str, source: str) -> None:
+    """Refuse an ``output`` that ends in a lone ``"\r"``: LibCST drops it on reading.
+
+    A rewrite prints its generated code with the entry's first line break,
+    so an entry whose first line ends in a lone carriage return and whose
+    last line is then generated would end in one: the next run and
+    ``--undo`` would have to refuse the file. Raises ``RewriteError`` at the
+    first lone carriage return of ``source``.
+    """
+    if not output.endswith("\r"):
+        return
+    index = next(
+        (i for i, c in enumerate(source) if c == "\r" and source[i + 1 : i + 2] != "\n"), 0
+    )
+    line, column = text_position(source, index)
+    raise RewriteError(f"cannot rewrite without losing text: {_LONE_CR_LOST}", line, column)
+
+
 def _check_round_trip(source: str, module: cst.Module) -> PrintedModule:
     # LibCST does not print every module back as it read it: it drops a form
     # feed right before a statement, the last line break of a file whose
@@ -669,10 +723,7 @@ def _check_round_trip(source: str, module: cst.Module) -> PrintedModule:
         min(len(source), len(printed)),
     )
     if source[index:] == "\r" and printed == source[:index]:
-        lost = (
-            "the lines end in a lone carriage return (old Mac line endings), and LibCST"
-            " drops the one that ends the file; convert the line endings to \\n or \\r\\n"
-        )
+        lost = _LONE_CR_LOST
     else:
         lost = _LOST_TEXT.get(source[index:].lstrip(" \t")[:1], "LibCST does not keep this text")
     line, column = text_position(source, index)
@@ -685,6 +736,8 @@ __all__ = [
     "MAX_LIBCST_DEPTH",
     "PARSER_STACK_BYTES",
     "TextScan",
+    "check_default_indent",
+    "check_final_newline",
     "check_libcst_depth",
     "deep_expression_start",
     "parse_module",

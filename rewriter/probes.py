@@ -53,10 +53,10 @@ def note(kind: ProbeKind, subject: str, answer: Answer) -> None:
 
 
 def digest(text: str | None) -> str | None:
-    """The digest a ``text`` or ``names`` probe keeps (BLAKE2b, 16 bytes, hex)."""
+    """The digest a ``text`` or ``names`` probe keeps (``digests.short_hexdigest``)."""
     if text is None:
         return None
-    return digests.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+    return digests.short_hexdigest(text.encode("utf-8", "surrogatepass"))
 
 
 def file_kind(path: str) -> int:

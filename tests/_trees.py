@@ -693,7 +693,10 @@ class _EntryBuilder:
             text, flags = self.line(guarded=False)
             return text, flags, needs
         if choice == "comment":
-            return "# a comment\n", [], needs
+            # Indented too: LibCST reads a comment indented like the block
+            # above it as that block's footer (after a pin, the `except`'s).
+            comment = self.draw(st.sampled_from(["#", "    #", "  #", "\t#"]))
+            return f"{comment} a comment\n", [], needs
         if choice == "if-suite":
             text, flags = self.runtime_import()
             if "\n" in text:
@@ -859,8 +862,9 @@ def entries(
     only inside ``try``/``suppress`` blocks (or once, uncaught, at the end),
     namespace snapshots along the way, functions that are called, the
     ``sys.path`` preamble, optional imports and relative fallbacks, and an
-    ``__all__``. Otherwise comments, ``TYPE_CHECKING`` blocks and trailing
-    comments are added, and nothing needs to run. ``lazy_safe`` leaves out
+    ``__all__``. Otherwise comments (at column 0 and indented), blank and
+    whitespace-only lines, ``TYPE_CHECKING`` blocks and trailing comments
+    are added, and nothing needs to run. ``lazy_safe`` leaves out
     what lazy mode changes by design or by a known bug (see the module
     docstring).
     """
@@ -892,7 +896,9 @@ def entries(
         flags.extend(block_flags)
         needs |= block_needs
         if not differential and draw(st.integers(0, 3)) == 0:
-            blocks.append("")
+            # A blank line, or one holding only whitespace (editors leave
+            # indentation behind), which LibCST reads like an indented comment.
+            blocks.append(draw(st.sampled_from(["", "    ", "  \t"])))
     if lazy_safe:
         # Lazy mode defers only the runtime imports after the last one that
         # stays eager: a few plain ones at the end, so that it has some to defer.

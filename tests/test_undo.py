@@ -135,3 +135,37 @@ def test_undo_keeps_the_lines_after_a_pin_that_ends_the_file(source: str) -> Non
     rewritten = rewrite_source(source, settings).output
     assert rewrite_source(rewritten, settings).output == rewritten
     assert undo_source(rewritten).output == source
+
+
+_INDENTED_AFTER = {
+    "blank_before_if": "from .chunks import handler\n    \nif True:\n    x = 1\n",
+    "blank_before_line": "from .chunks import handler\n    \nx = 1\n",
+    "comment_before_line": "from .chunks import handler\n    # note\nx = 1\n",
+    "blanks_and_comment": "from .chunks import handler\n\n  \n    # note\n\nx = 1\n",
+    "crlf": "from .chunks import handler\r\n    \r\n    # note\r\nx = 1\r\n",
+    "after_the_block": '"""Entry."""\n    # note\nfrom .chunks import handler\n',
+    "after_the_block_blank": "import os\n    \nfrom .chunks import handler\n",
+    "between_pins": "from .chunks import handler\n    # note\nx = 1\nfrom .chunks import server\n",
+}
+_MODES = {
+    "default": Settings(init="instrument_server"),
+    "lazy": Settings(init="instrument_server", lazy=True),
+    "top_level": Settings(init="instrument_server", mode="top-level-import"),
+}
+
+
+@pytest.mark.parametrize("mode", _MODES, ids=str)
+@pytest.mark.parametrize("source", _INDENTED_AFTER.values(), ids=list(_INDENTED_AFTER))
+def test_indented_lines_after_generated_code_come_back(source: str, mode: str) -> None:
+    # Found by a hostile review: LibCST reads blank and comment lines
+    # indented like a pin's `except` block, the block's `finally` or a
+    # mirror's body as that block's footer, and undo (and a rewrite in
+    # another mode) dropped them with the generated statement.
+    settings = _MODES[mode]
+    rewritten = rewrite_source(source, settings).output
+    assert rewritten != source
+    assert undo_source(rewritten).output == source
+    assert rewrite_source(rewritten, settings).output == rewritten
+    for other in _MODES.values():
+        again = rewrite_source(rewritten, other).output
+        assert undo_source(again).output == source

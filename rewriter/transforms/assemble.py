@@ -66,8 +66,9 @@ def take_apart(module: cst.Module, recovery: Recovery) -> tuple[cst.Module, list
     ``RewriteError`` when the block's ``rewriter:moved`` record claims more
     header lines than the module has.
     """
+    module = _trailing_lines_back(module, recovery)
     lines = recover_lines(module, recovery)
-    module = _footer_back(without_block_marker(module, recovery), recovery)
+    module = without_block_marker(module, recovery)
     above = recovery.parts[recovery.block].moved_above if recovery.block is not None else 0
     first = next(
         (i for i, line in enumerate(recovery.lines) if line.part == 0 and line.inner is None),
@@ -86,36 +87,72 @@ def take_apart(module: cst.Module, recovery: Recovery) -> tuple[cst.Module, list
     return module.with_changes(header=header[:-above]), lines
 
 
-def _footer_back(module: cst.Module, recovery: Recovery) -> cst.Module:
-    """``module`` with the lines after its last statement in its footer again.
+def _trailing_lines_back(module: cst.Module, recovery: Recovery) -> cst.Module:
+    """``module`` with the lines after each generated statement given back.
 
-    When a generated ``try`` ends the file, LibCST reads the comment and
-    blank lines after it as the footer of its last clause's block; they are
-    the module's (the original file ended with them).
+    LibCST reads the comment and blank lines after a compound statement, up
+    to the last one indented like its last clause's block, as that block's
+    footer. After a generated ``try`` or ``if`` they are the leading lines
+    of the next statement (or the end of the file), which the rewrite
+    printed there: they go back to it, and to the module's footer after the
+    last statement. Lines before the block or the lazy block, whose leading
+    lines are generated, go on to the next statement that keeps its own.
     """
-    last = module.body[-1] if module.body else None
-    if not isinstance(last, cst.Try) or not recovery.parts or recovery.parts[-1].kind == "user":
-        return module
-    clause = last.finalbody if last.finalbody is not None else last.handlers[-1]
+    body = list(module.body)
+    carried: list[cst.EmptyLine] = []
+    for index, part in enumerate(recovery.parts):
+        node = body[index]
+        if carried and part.kind not in ("block", "lazy"):
+            node = node.with_changes(leading_lines=[*carried, *node.leading_lines])
+            carried = []
+        if part.kind != "user":
+            node, trailing = _without_trailing_lines(node, module.default_indent)
+            carried.extend(trailing)
+        body[index] = node
+    if not carried:
+        return module.with_changes(body=body)
+    return module.with_changes(body=body, footer=[*carried, *module.footer])
+
+
+def _without_trailing_lines(
+    node: Statement, default_indent: str
+) -> tuple[Statement, list[cst.EmptyLine]]:
+    # Generated statements are a `try` (block, lazy block, pin) or an `if`
+    # without `else` (mirror); their last clause's block holds the footer.
+    clause: cst.Try | cst.ExceptHandler | cst.Finally | cst.Else | cst.If
+    if isinstance(node, cst.Try) and node.finalbody is not None:
+        clause = node.finalbody
+    elif isinstance(node, cst.Try) and node.orelse is not None:
+        clause = node.orelse
+    elif isinstance(node, cst.Try) and node.handlers:
+        clause = node.handlers[-1]
+    elif isinstance(node, cst.If) and node.orelse is None:
+        clause = node
+    else:
+        return node, []
     block = clause.body
     if not isinstance(block, cst.IndentedBlock) or not block.footer:
-        return module
-    indent = block.indent if block.indent is not None else module.default_indent
-    footer = [
+        return node, []
+    indent = block.indent if block.indent is not None else default_indent
+    trailing = [
         line.with_changes(whitespace=cst.SimpleWhitespace(indent + line.whitespace.value))
         if line.indent
         else line
         for line in block.footer
     ]
-    body = [*module.body[:-1], _without_footer(last, clause)]
-    return module.with_changes(body=body, footer=[*footer, *module.footer])
+    emptied = clause.with_changes(body=block.with_changes(footer=()))
+    return _with_clause(node, clause, emptied), trailing
 
 
-def _without_footer(statement: cst.Try, clause: cst.ExceptHandler | cst.Finally) -> cst.Try:
-    emptied = clause.with_changes(body=clause.body.with_changes(footer=()))
-    if isinstance(clause, cst.Finally):
-        return statement.with_changes(finalbody=emptied)
-    return statement.with_changes(handlers=[*statement.handlers[:-1], emptied])
+def _with_clause(node: Statement, clause: cst.CSTNode, emptied: cst.CSTNode) -> Statement:
+    if clause is node:
+        return emptied  # type: ignore[return-value]
+    assert isinstance(node, cst.Try)
+    if clause is node.finalbody:
+        return node.with_changes(finalbody=emptied)
+    if clause is node.orelse:
+        return node.with_changes(orelse=emptied)
+    return node.with_changes(handlers=[*node.handlers[:-1], emptied])
 
 
 def assemble(
