@@ -50,13 +50,16 @@ def _write(root: Path, files: dict[str, str]) -> None:
         target.write_text(textwrap.dedent(text), encoding="utf-8")
 
 
+def _write_app(root: Path, files: dict[str, str]) -> None:
+    """The package ``app`` with its runtime package ``app.chunks``, and ``files``."""
+    _write(root, {"app/__init__.py": "", "app/chunks/__init__.py": "", **files})
+
+
 @pytest.fixture
 def lazy_app(tmp_path: Path) -> Path:
-    _write(
+    _write_app(
         tmp_path,
         {
-            "app/__init__.py": "",
-            "app/chunks/__init__.py": "",
             "app/chunks/rt.py": RUNTIME,
             "app/index.py": "from .chunks.rt import handler, server, app\n",
             "app/instrument_server.py": (
@@ -148,11 +151,9 @@ def test_a_held_lazy_stand_in_copies_and_follows_a_swapped_handler(
     # From a hostile review of a staticmethod stand-in: it could not be
     # copied, and a handler that instrumentation swapped for a class (whose
     # __dict__ holds an __init__) left it pointing nowhere.
-    _write(
+    _write_app(
         tmp_path,
         {
-            "app/__init__.py": "",
-            "app/chunks/__init__.py": "",
             "app/chunks/rt.py": """
                 def handler(environ, start_response):
                     return [b"function"]
@@ -319,11 +320,9 @@ def test_preload_of_an_integration_that_is_not_installed_is_an_error(tmp_path: P
 def test_a_failing_deferred_import_keeps_its_traceback_and_gets_a_note(
     tmp_path: Path,
 ) -> None:
-    _write(
+    _write_app(
         tmp_path,
         {
-            "app/__init__.py": "",
-            "app/chunks/__init__.py": "",
             "app/chunks/broken.py": (
                 "def handler():\n    pass\n\nraise LookupError('runtime is broken')\n"
             ),
