@@ -55,7 +55,7 @@ def test_the_command_line_restores_and_then_has_nothing_to_undo(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     entry = _rewritten_example(tmp_path)
-    original = (Path(__file__).resolve().parent.parent / "fixtures/example/build/server/index.py")
+    original = Path(__file__).resolve().parent.parent / "fixtures/example/build/server/index.py"
     capsys.readouterr()
 
     assert cli.main(["--undo", "--check", str(entry)]) == 1
@@ -169,3 +169,56 @@ def test_indented_lines_after_generated_code_come_back(source: str, mode: str) -
     for other in _MODES.values():
         again = rewrite_source(rewritten, other).output
         assert undo_source(again).output == source
+
+
+_SETUP_AFTER_A_BLOCK = {
+    "comment": (
+        "import os\nif True:\n    pass\n"
+        'from .chunks import handler\n    # c\nos.environ.setdefault("A", "1")\n'
+    ),
+    "whitespace": (
+        "import os\ntry:\n    import dotenv\nexcept ImportError:\n    dotenv = None\n"
+        'from .chunks import handler\n    \nos.environ.setdefault("A", "1")\n'
+    ),
+}
+
+
+@pytest.mark.parametrize("source", _SETUP_AFTER_A_BLOCK.values(), ids=list(_SETUP_AFTER_A_BLOCK))
+def test_a_move_that_would_join_indented_lines_to_a_block_is_refused(source: str) -> None:
+    # Found by a hostile review: the setup line moves above the init block,
+    # after the entry's own `if`/`try`, and LibCST read the indented line
+    # above it as the end of that block; `--undo` then put the line back
+    # in the wrong place, with exit 0.
+    setup_line = source.splitlines().index('os.environ.setdefault("A", "1")') + 1
+    with pytest.raises(RewriteError, match="remove their indentation") as raised:
+        rewrite_source(source, Settings(init="instrument_server"))
+    assert raised.value.diagnostic.line == setup_line
+    # Unindented, the same entry rewrites and undoes exactly.
+    plain = source.replace("\n    # c\n", "\n# c\n").replace("\n    \nos", "\n\nos")
+    rewritten = rewrite_source(plain, Settings(init="instrument_server")).output
+    assert rewritten.index("os.environ.setdefault") < rewritten.index("# rewriter:init")
+    assert undo_source(rewritten).output == plain
+
+
+@pytest.mark.parametrize("lazy", [False, True], ids=["block", "lazy_block"])
+@pytest.mark.parametrize("added", ["# my note\n\n", "# my note\n", "    # my note\n"])
+def test_a_comment_added_above_a_marker_is_kept(added: str, lazy: bool) -> None:
+    # Found by a hostile review: undo, and a rewrite, dropped a comment a
+    # user had typed above the block's (or the lazy block's) marker.
+    source = 'import os\nos.environ.setdefault("A", "1")\nfrom .chunks import handler\n'
+    settings = Settings(init="instrument_server", lazy=lazy)
+    rewritten = rewrite_source(source, settings).output
+    marker = rewritten.index("# rewriter:lazy" if lazy else "# rewriter:init")
+    edited = rewritten[:marker] + added + rewritten[marker:]
+    undone = undo_source(edited).output
+    again = rewrite_source(edited, settings).output
+    for text in (undone, undo_source(again).output):
+        assert added.strip() in text
+        if added.startswith(" "):
+            # LibCST reads an indented comment after a pin or mirror with
+            # the blank lines above it, so those come back too: every other
+            # line is the original's.
+            others = [line for line in text.splitlines() if line.strip() != "# my note"]
+            assert [line for line in others if line] == source.splitlines()
+        else:
+            assert text.replace(added, "") == source

@@ -96,7 +96,8 @@ def _trailing_lines_back(module: cst.Module, recovery: Recovery) -> cst.Module:
     of the next statement (or the end of the file), which the rewrite
     printed there: they go back to it, and to the module's footer after the
     last statement. Lines before the block or the lazy block, whose leading
-    lines are generated, go on to the next statement that keeps its own.
+    lines are generated, go on to the next statement that keeps its own;
+    so do comments added by hand above their markers.
     """
     body = list(module.body)
     carried: list[cst.EmptyLine] = []
@@ -105,6 +106,9 @@ def _trailing_lines_back(module: cst.Module, recovery: Recovery) -> cst.Module:
         if carried and part.kind not in ("block", "lazy"):
             node = node.with_changes(leading_lines=[*carried, *node.leading_lines])
             carried = []
+        if part.kind in ("block", "lazy"):
+            node, added = _without_lines_above_marker(node)
+            carried.extend(added)
         if part.kind != "user":
             node, trailing = _without_trailing_lines(node, module.default_indent)
             carried.extend(trailing)
@@ -112,6 +116,26 @@ def _trailing_lines_back(module: cst.Module, recovery: Recovery) -> cst.Module:
     if not carried:
         return module.with_changes(body=body)
     return module.with_changes(body=body, footer=[*carried, *module.footer])
+
+
+def _without_lines_above_marker(node: Statement) -> tuple[Statement, list[cst.EmptyLine]]:
+    # The rewrite puts blank lines and then the marker comments above a
+    # generated block; any other line there was added by hand.
+    leading = list(node.leading_lines)
+    marker = next(
+        (
+            index
+            for index, line in enumerate(leading)
+            if line.comment is not None and line.comment.value.startswith("# rewriter:")
+        ),
+        0,
+    )
+    added = leading[:marker]
+    while added and added[0].comment is None and not added[0].whitespace.value:
+        del added[0]
+    if not added:
+        return node, []
+    return node.with_changes(leading_lines=leading[marker:]), added
 
 
 def _without_trailing_lines(
@@ -168,13 +192,17 @@ def assemble(
     ``module`` and ``lines`` are what ``take_apart`` made of the entry, and
     ``render_reexport(module, name)`` renders one re-export line.
     """
-    body: list[cst.BaseStatement] = [lines[index] for index in layout.prefix]
+    body: list[Statement] = [lines[index] for index in layout.prefix]
+    spans: list[tuple[int, ...]] = [(index,) for index in layout.prefix]
     body.append(_block(module, recovery, pieces.block, above=bool(body)))
+    spans.append(())
     newline = module.default_newline
     for group in layout.groups:
         if group.kind == "plain":
             body.extend(lines[index] for index in group.lines)
+            spans.extend((index,) for index in group.lines)
             continue
+        spans.append(group.lines)
         existing = _existing_wrapper(module, recovery, group)
         if existing is not None:
             body.append(existing)
@@ -189,9 +217,55 @@ def assemble(
         template = "pin.py.j2" if group.kind == "pin" else "mirror.py.j2"
         wrapper = render_statements(template, newline, error=pieces.pin_error, note=_pin_note())[0]
         body.append(_wrap(wrapper, statements))
+    _check_new_neighbours(module, body, spans, recovery)
     if pieces.lazy is not None:
         body.append(pieces.lazy)
     return module.with_changes(body=body)
+
+
+def _check_new_neighbours(
+    module: cst.Module,
+    body: Sequence[Statement],
+    spans: Sequence[tuple[int, ...]],
+    recovery: Recovery,
+) -> None:
+    """Refuse a new order in which a block above would take in the lines of the next statement.
+
+    LibCST reads the comment and whitespace-only lines after a compound
+    statement, up to the last one indented like its last block, as that
+    block's footer. Where the rewrite puts an original statement after a
+    compound statement of the entry that it did not follow (a setup line
+    moved above the init block, or the line after it), its indented leading
+    lines would become the end of that block, and ``--undo`` could not put
+    them back. ``spans`` are the original line indices of each top-level
+    statement (empty for generated ones, whose footers ``take_apart``
+    gives back). Raises ``RewriteError`` at the statement.
+    """
+    for index in range(1, len(body)):
+        before, after = body[index - 1], body[index]
+        if not spans[index - 1] or not spans[index]:
+            continue
+        if spans[index - 1][-1] + 1 == spans[index][0]:
+            continue  # neighbours in the original too: LibCST read them so there
+        if not isinstance(before, cst.BaseCompoundStatement):
+            continue
+        leading = after.leading_lines
+        if not any(line.whitespace.value for line in leading):
+            continue
+        probe = module.with_changes(
+            header=(),
+            body=[before, cst.SimpleStatementLine([cst.Pass()], leading_lines=leading)],
+            footer=(),
+        )
+        if len(cst.parse_module(probe.code).body[-1].leading_lines) == len(leading):
+            continue
+        raise RewriteError(
+            "cannot rewrite without losing text: in the new order, LibCST would read the"
+            " indented comment or whitespace-only lines above this statement as the end of"
+            " the block above them; remove their indentation",
+            recovery.lines[spans[index][0]].line.lineno,
+            1,
+        )
 
 
 def _pin_note() -> str:
