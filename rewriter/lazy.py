@@ -7,7 +7,9 @@ says why:
 
 - the deferred imports run together, in their original order, so modules
   that depend on each other's import order see what they saw before. Only
-  the runtime imports after the last one that must stay eager are deferred;
+  the runtime imports after the last one that must stay eager are deferred,
+  and after the last class body that imports the runtime (a class body runs
+  when the class is defined);
 - an import stays eager when the entry's own code uses or rebinds a name it
   binds (global lookups inside the module never reach ``__getattr__``), when
   it is nested in ``if``/``try``/``with`` (an optional import must fail, or
@@ -81,6 +83,16 @@ def plan_lazy(
     reasons = {
         id(site): everywhere or _eager_reason(site, lines, usage, starred) for site in runtime
     }
+    in_class = _class_body_import(lines, rest, given) if runtime else None
+    if in_class is not None:
+        # A class body runs when its `class` statement does (CPython), so a
+        # runtime import in it loads the runtime there, eagerly.
+        for site in runtime:
+            if site.line < in_class[0] and reasons[id(site)] is None:
+                reasons[id(site)] = (
+                    f"the class body on line {in_class[1]} imports the runtime at import"
+                    " time, and the runtime must load in its order"
+                )
     # The deferred imports are the runtime imports after the last eager one.
     last_eager = max(
         (position for position, site in enumerate(runtime) if reasons[id(site)] is not None),
@@ -109,6 +121,34 @@ def plan_lazy(
     return LazyPlan(
         tuple(sorted({site.line for site in deferred})), names, stand_ins, tuple(warnings)
     )
+
+
+def _class_body_import(
+    lines: Sequence[Line], rest: Sequence[int], given: LayoutInput
+) -> tuple[int, int] | None:
+    """The last line of ``rest`` whose class bodies import the runtime, with that import's
+    line number; None if none does. ``module_level`` leaves class bodies out."""
+    found = None
+    for index in sorted(rest):
+        for statement in module_level(lines[index].statements):
+            if not isinstance(statement, ast.ClassDef):
+                continue
+            for node in _class_level(statement):
+                if isinstance(node, (ast.Import, ast.ImportFrom)) and given.is_runtime(
+                    ImportStatement.from_ast(node)
+                ):
+                    found = (index, node.lineno)
+    return found
+
+
+def _class_level(statement: ast.ClassDef) -> list[ast.stmt]:
+    """The statements a class body runs when the class is defined, nested classes included."""
+    nodes = []
+    for node in module_level(statement.body):
+        nodes.append(node)
+        if isinstance(node, ast.ClassDef):
+            nodes.extend(_class_level(node))
+    return nodes
 
 
 def _eager_reason(

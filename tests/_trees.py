@@ -72,6 +72,8 @@ What it cannot draw:
   name or module (syntax errors, exceptions raised by the module), import
   cycles between runtime modules, a replaced or shadowed *package* (only
   leaf modules are replaced or shadowed);
+- entries that LibCST does not print back as it read them (a blank line
+  before an indented comment that ends the file), which rewriter refuses;
 - ``TYPE_CHECKING`` blocks, comments and trailing comments in differential
   entries (they run nothing); environment setup other than the ``sys.path``
   preamble (``os.environ``, dotenv, gevent), which the runtime could observe
@@ -93,6 +95,8 @@ import ast
 from dataclasses import dataclass, field
 from typing import Literal
 
+import libcst as cst
+from hypothesis import assume
 from hypothesis import strategies as st
 
 EntryKind = Literal["package", "script"]
@@ -928,6 +932,10 @@ def entries(
     head = [*header, *imports, *preamble]
     flags = [False] * (futures + len(imports) + (1 if preamble else 0)) + flags
     text = "\n".join([*head, *blocks]) + "\n"
+    # LibCST drops a blank line before an indented comment that ends the
+    # file; rewriter refuses such an entry ("cannot rewrite without losing
+    # text"), so the generator does not draw it.
+    assume(cst.parse_module(text).code == text)
     return Entry(
         text,
         tuple(flags),

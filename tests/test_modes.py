@@ -394,3 +394,20 @@ def test_lazy_mode_is_idempotent() -> None:
     assert "def _rewriter_lazy():" in first.output
     again = rewrite_source(first.output, settings, path="index.py", tree=tree)
     assert again.output == first.output
+
+
+def test_lazy_keeps_eager_the_imports_before_a_class_body_that_imports_the_runtime() -> None:
+    # Found by tests/test_differential.py: a class body runs when the class
+    # is defined, so its import loaded the runtime before the deferred
+    # imports above it, out of the original order.
+    source = (
+        "from .chunks.a import first\n"
+        "class Holder:\n"
+        "    from .chunks import b\n"
+        "from .chunks.c import handler\n"
+    )
+    result = rewrite_source(source, Settings(init="instrument_server", lazy=True))
+    deferred_block = result.output.split("if TYPE_CHECKING:", 1)[1]
+    assert "from .chunks.a import first" not in deferred_block
+    assert "from .chunks.c import handler" in deferred_block
+    assert [w.message for w in result.warnings if "class body on line 3" in w.message]

@@ -19,10 +19,8 @@ count as runtime imports.
 What the tree generator cannot draw (so what these properties do not
 cover): setup statements (``os.environ``, dotenv, ``sys.path``, gevent;
 ``tests/test_setup_placement.py`` covers those), entries that are a
-package's ``__init__.py``, and namespace packages. It draws entries that
-LibCST does not print back as it read them (a blank line before an indented
-comment that ends the file loses the blank line); those are refused by
-design ("cannot rewrite without losing text"), and skipped here.
+package's ``__init__.py``, namespace packages, and entries that LibCST does
+not print back as it read them (``tests/_trees.py`` says which).
 """
 
 from __future__ import annotations
@@ -58,9 +56,6 @@ def rewrite(program: Program, settings: Settings, source: str | None = None) -> 
     """Rewrite the program's entry (or ``source``) beside its tree."""
     path = f"{PACKAGE}/index.py" if program.entry.kind == "package" else "index.py"
     text = program.entry.text if source is None else source
-    # An entry LibCST does not print back as it read it is refused (out of
-    # scope, see the module docstring).
-    assume(cst.parse_module(text).code == text)
     return rewrite_source(text, settings, path=path, tree=MemoryTree(program.files))
 
 
@@ -153,9 +148,7 @@ def test_runtime_and_late_imports_are_pinned_after_one_block(program: Program) -
     flags = iter(program.entry.runtime_flags)
     for original in recovery.lines:
         statements = original.line.statements
-        nodes = [
-            node for statement in statements for node in _executed_imports(statement)
-        ]
+        nodes = [node for statement in statements for node in _executed_imports(statement)]
         line_flags = [next(flags) for node in nodes]
         top_level_runtime = any(
             flag for node, flag in zip(nodes, line_flags, strict=True) if node in statements
