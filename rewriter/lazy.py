@@ -126,29 +126,28 @@ def plan_lazy(
 def _class_body_import(
     lines: Sequence[Line], rest: Sequence[int], given: LayoutInput
 ) -> tuple[int, int] | None:
-    """The last line of ``rest`` whose class bodies import the runtime, with that import's
-    line number; None if none does. ``module_level`` leaves class bodies out."""
-    found = None
-    for index in sorted(rest):
-        for statement in module_level(lines[index].statements):
-            if not isinstance(statement, ast.ClassDef):
-                continue
-            for node in _class_level(statement):
-                if isinstance(node, (ast.Import, ast.ImportFrom)) and given.is_runtime(
-                    ImportStatement.from_ast(node)
-                ):
-                    found = (index, node.lineno)
-    return found
+    """The last line of ``rest`` with a class whose body imports the runtime, and the
+    line number of that import; None if there is none.
 
-
-def _class_level(statement: ast.ClassDef) -> list[ast.stmt]:
-    """The statements a class body runs when the class is defined, nested classes included."""
-    nodes = []
-    for node in module_level(statement.body):
-        nodes.append(node)
-        if isinstance(node, ast.ClassDef):
-            nodes.extend(_class_level(node))
-    return nodes
+    A class body runs when the class is defined (``import_time_nodes``);
+    ``module_level``, which gives the import sites, leaves it out.
+    """
+    for index in sorted(rest, reverse=True):
+        classes = [
+            statement
+            for statement in module_level(lines[index].statements)
+            if isinstance(statement, ast.ClassDef)
+        ]
+        imports = [
+            node.lineno
+            for statement in classes
+            for node in import_time_nodes(statement.body)
+            if isinstance(node, (ast.Import, ast.ImportFrom))
+            and given.is_runtime(ImportStatement.from_ast(node))
+        ]
+        if imports:
+            return index, max(imports)
+    return None
 
 
 def _eager_reason(

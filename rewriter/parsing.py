@@ -664,15 +664,8 @@ def check_default_indent(module: cst.Module, source: str) -> None:
     unit = module.default_indent
     if "\f" not in unit:
         return
-    offset = 0
-    for line in source.splitlines(keepends=True):
-        if line.startswith(unit) and line[len(unit) :].strip():
-            index = offset + unit.index("\f")
-            break
-        offset += len(line)
-    else:
-        index = source.index("\f")
-    line_number, column = text_position(source, index)
+    # LibCST read the unit from the source, so the source holds it.
+    line_number, column = text_position(source, source.index(unit) + unit.index("\f"))
     raise RewriteError(
         "cannot rewrite: a form feed in the indentation of the first indented line is"
         " not supported (generated blocks would take it for their indentation); put the"

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import libcst as cst
 
 from rewriter.errors import RewriteError
-from rewriter.generated import BLOCK_MARKERS, Recovery
+from rewriter.generated import BLOCK_MARKERS, LAZY_MARKER, Recovery
 from rewriter.layout import Group, Layout
 from rewriter.templates import render_statements
 
@@ -126,7 +126,8 @@ def _without_lines_above_marker(node: Statement) -> tuple[Statement, list[cst.Em
         (
             index
             for index, line in enumerate(leading)
-            if line.comment is not None and line.comment.value.startswith("# rewriter:")
+            if line.comment is not None
+            and line.comment.value.startswith((*BLOCK_MARKERS, LAZY_MARKER))
         ),
         0,
     )
