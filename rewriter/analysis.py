@@ -220,15 +220,16 @@ def defined_names(statements: Iterable[ast.stmt]) -> set[str]:
     """The names that module-level ``statements`` bind (``ModuleSummary.defined``).
 
     The same names as ``summarise_module``, without its walk of every
-    function for code that reaches the namespace by name.
+    function for code that reaches the namespace by name, and without the
+    functions' call kinds (which walk every statement after a ``def``).
     """
-    return _definitions(statements).defined
+    return _definitions(statements, call_kinds=False).defined
 
 
-def _definitions(statements: Iterable[ast.stmt]) -> ModuleSummary:
+def _definitions(statements: Iterable[ast.stmt], *, call_kinds: bool = True) -> ModuleSummary:
     summary = ModuleSummary()
     for statement in module_level(statements):
-        _summarise(statement, summary)
+        _summarise(statement, summary, call_kinds)
     return summary
 
 
@@ -259,21 +260,21 @@ def _is_type_checking(test: ast.expr) -> bool:
     )
 
 
-def _summarise(statement: ast.stmt, summary: ModuleSummary) -> None:
+def _summarise(statement: ast.stmt, summary: ModuleSummary, call_kinds: bool) -> None:
     # A function's call kind is certain only for a plain, undecorated
     # `def`/`async def` that nothing else binds: any second binding drops it.
-    before = set(summary.defined)
     if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        first = statement.name not in summary.defined
         summary.defined.add(statement.name)
         plain = not isinstance(statement, ast.ClassDef) and not statement.decorator_list
-        if plain and statement.name not in before:
+        if call_kinds and plain and first:
             summary.functions[statement.name] = isinstance(statement, ast.AsyncFunctionDef)
         else:
             summary.functions.pop(statement.name, None)
         return
     _summarise_binding(statement, summary)
-    for name in summary.defined - before:
-        summary.functions.pop(name, None)
+    # A function's name is bound already (``functions`` only holds names in
+    # ``defined``), so a later binding of it is found by the walk below.
     # Only a function's name can lose its call kind: with none, no walk.
     if summary.functions:
         for name in _rebound(statement) & summary.functions.keys():

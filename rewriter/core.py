@@ -88,7 +88,8 @@ def _assembled(plan: EntryPlan) -> str:
     from rewriter.printing import print_module
     from rewriter.transforms.assemble import Pieces, assemble, take_apart
 
-    parsed = parse_printed(plan.analysed)
+    # CPython's tree of the text, which the analysis made: not parsed again.
+    parsed = parse_printed(plan.analysed, plan.module)
     check_default_indent(parsed.module, plan.analysed)
     module, lines = take_apart(parsed.module, plan.recovery)
     newline = module.default_newline

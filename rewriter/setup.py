@@ -98,14 +98,15 @@ class SetupRecognizer:
 
     def recognise(self, statement: ast.stmt) -> Setup | None:
         """The setup in ``statement`` (None if it is not setup); call in source order."""
-        for node in _executed(statement):
+        nodes = list(_executed(statement))
+        for node in nodes:
             if isinstance(node, (ast.Import, ast.ImportFrom)):
                 self._bind(ImportStatement.from_ast(node))
             elif isinstance(node, ast.Assign) and len(node.targets) == 1:
                 self._alias_assignment(node.targets[0], node.value)
         kinds: set[SetupKind] = set()
         first: ast.AST | None = None
-        for node in _executed(statement):
+        for node in nodes:
             kind = self._kind(node)
             if kind is not None:
                 kinds.add(kind)

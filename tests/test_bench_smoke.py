@@ -38,6 +38,7 @@ EXPECTED_ROWS = [
     "single entry, second run without the cache: `--check --no-cache`",
     "single entry, second run: heavy modules that `--check` imported",
     "single entry, imports alone",
+    "single entry, the least a first run can take",
     "start-up: `python -m rewriter --version`",
     "big entry, 1",
     "big entry, 6",
@@ -67,6 +68,7 @@ EXPECTED_ROWS = [
     " `opentelemetry-instrument`, every installed integration",
     "preload: process start to first request served, `--mode preload` vs"
     " `opentelemetry-instrument`, fair",
+    "preload, fair, the least any preload can take",
 ]
 HEAVY = {"libcst", "jinja2", "pathspec"}
 # Not a dependency, but slower to import than the rest of `--version`.
