@@ -198,11 +198,28 @@ class ExportReader:
 
 def summarise_source(text: str) -> ModuleSummary | None:
     """What the module in ``text`` defines at its top level (None if it does not parse)."""
+    module = module_tree(text)
+    return None if module is None else summarise_module(module)
+
+
+def module_tree(text: str) -> ast.Module | None:
+    """CPython's tree of a module the analysis reads besides the entry; None if it cannot parse.
+
+    A runtime module, the init module, an entry's package: CPython parses
+    it within the bounds the entry gets (``rewriter.parsing.python_tree``).
+    Text it rejects, and text nested too deep or too long for it to parse
+    in bounded time (where ``ast.parse`` raises RecursionError or
+    MemoryError, or takes minutes), are read alike: as a module that does
+    not parse, never as the end of the run.
+    """
+    from rewriter.errors import RewriteError
+    from rewriter.parsing import compiler_warnings_ignored, python_tree
+
     try:
-        module = ast.parse(text)
-    except (SyntaxError, ValueError):
+        with compiler_warnings_ignored():
+            return python_tree(text, parser_thread=False)
+    except RewriteError:
         return None
-    return summarise_module(module)
 
 
 def summarise_module(module: ast.Module) -> ModuleSummary:
@@ -474,9 +491,8 @@ def import_closure(
         text = tree.read_text(current)
         if text is None:
             continue
-        try:
-            module = ast.parse(text)
-        except (SyntaxError, ValueError):
+        module = module_tree(text)
+        if module is None:
             continue
         for node in module_level(module.body):
             if isinstance(node, (ast.Import, ast.ImportFrom)):

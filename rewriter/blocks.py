@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from rewriter.analysis import module_tree
 from rewriter.bindings import ImportStatement
 from rewriter.config import InitSpec, Settings
 from rewriter.context import Context
@@ -224,12 +225,7 @@ def _init_file(context: Context) -> InitFile | None:
 
 
 def _parse(text: str | None) -> ast.Module | None:
-    if text is None:
-        return None
-    try:
-        return ast.parse(text)
-    except (SyntaxError, ValueError):
-        return None
+    return None if text is None else module_tree(text)
 
 
 def _parent_attribute(context: Context) -> str | None:

@@ -11,6 +11,7 @@ from rewriter.analysis import (
     ExportReader,
     ModuleLocator,
     RuntimeClassifier,
+    module_tree,
     summarise_module,
 )
 from rewriter.bindings import ImportStatement
@@ -127,13 +128,9 @@ def _direct_imports(
     text = tree.read_text(entry.filename)
     if text is None:
         return set()
-    if parsed is not None and parsed[0] == text:
-        module = parsed[1]
-    else:
-        try:
-            module = ast.parse(text)
-        except (SyntaxError, ValueError):
-            return set()
+    module = parsed[1] if parsed is not None and parsed[0] == text else module_tree(text)
+    if module is None:
+        return set()
     found = set()
     for node in module_level(module.body):
         if isinstance(node, (ast.Import, ast.ImportFrom)):
@@ -261,9 +258,8 @@ def check_init_callable(init: InitSpec, locator: ModuleLocator, tree: SourceTree
         )
     if init.attribute is None:
         return
-    try:
-        module = ast.parse(text)
-    except (SyntaxError, ValueError):
+    module = module_tree(text)
+    if module is None:
         return  # the run reports it
     summary = summarise_module(module)
     name = init.attribute.split(".", 1)[0]

@@ -47,55 +47,62 @@ class NameFlow:
 
 
 def name_flow(statement: ast.stmt) -> NameFlow:
-    """The names ``statement``, run at module level, reads and binds."""
+    """The names ``statement``, run at module level, reads and binds.
+
+    The walk keeps its own stack: an expression nested deeper than the
+    interpreter's recursion limit (a generated ``"a" + "b" + ...`` of a
+    thousand terms in a runtime module) is read like any other.
+    """
     reads: set[str] = set()
     binds: set[str] = set()
-    dynamic = [False]
-
-    # `module_scope`: a plain Store binds a module global here; `walrus_binds`:
-    # a `:=` does (module scope, or a comprehension inside it).
-    def visit(node: ast.AST, module_scope: bool, walrus_binds: bool) -> None:
+    dynamic = False
+    # Each node with `module_scope` (a plain Store binds a module global
+    # there) and `walrus_binds` (a `:=` does: module scope, or a comprehension
+    # inside it).
+    pending: list[tuple[ast.AST, bool, bool]] = [(statement, True, True)]
+    while pending:
+        node, module_scope, walrus_binds = pending.pop()
         if isinstance(node, ast.Name):
             if isinstance(node.ctx, ast.Load):
                 reads.add(node.id)
             elif module_scope:
                 binds.add(node.id)
-            return
+            continue
         if isinstance(node, (ast.Import, ast.ImportFrom)):
             imported = ImportStatement.from_ast(node)
             if imported.kind == "star":
-                dynamic[0] = module_scope or dynamic[0]
+                dynamic = module_scope or dynamic
             elif module_scope:
                 binds.update(imported.bound_names)
-            return
+            continue
         if isinstance(node, (ast.Global, ast.Nonlocal)):
             # A nested function that declares a global binds it when called.
             binds.update(node.names)
-            dynamic[0] = True
-            return
+            dynamic = True
+            continue
         called = node.func if isinstance(node, ast.Call) else None
         if isinstance(called, ast.Name) and called.id in _NAMESPACE_CALLS:
-            dynamic[0] = True
+            dynamic = True
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             if module_scope:
                 binds.add(node.name)
-            for decorator in node.decorator_list:
-                visit(decorator, module_scope, walrus_binds)
+            pending.extend(
+                (decorator, module_scope, walrus_binds) for decorator in node.decorator_list
+            )
             inner: list[ast.AST] = [*node.body]
             if not isinstance(node, ast.ClassDef):
                 inner.append(node.args)
             else:
                 inner.extend([*node.bases, *node.keywords])
-            for part in inner:
-                visit(part, False, False)
-            return
+            pending.extend((part, False, False) for part in inner)
+            continue
         if isinstance(node, ast.NamedExpr) and isinstance(node.target, ast.Name):
             # PEP 572: `:=` binds in the enclosing function or module scope,
             # even inside a comprehension.
             if walrus_binds:
                 binds.add(node.target.id)
-            visit(node.value, module_scope, walrus_binds)
-            return
+            pending.append((node.value, module_scope, walrus_binds))
+            continue
         if isinstance(node, ast.ExceptHandler) and node.name and module_scope:
             binds.add(node.name)  # and unbinds it when the handler ends
         if isinstance(node, (ast.MatchAs, ast.MatchStar)) and node.name and module_scope:
@@ -106,11 +113,8 @@ def name_flow(statement: ast.stmt) -> NameFlow:
             module_scope = walrus_binds = False
         elif isinstance(node, _COMPREHENSIONS):
             module_scope = False
-        for child in ast.iter_child_nodes(node):
-            visit(child, module_scope, walrus_binds)
-
-    visit(statement, module_scope=True, walrus_binds=True)
-    return NameFlow(frozenset(reads), frozenset(binds), dynamic[0])
+        pending.extend((child, module_scope, walrus_binds) for child in ast.iter_child_nodes(node))
+    return NameFlow(frozenset(reads), frozenset(binds), dynamic)
 
 
 def namespace_access(statements: Iterable[ast.stmt]) -> ast.expr | None:

@@ -125,7 +125,9 @@ def parse_printed(source: str, tree: ast.Module | None = None) -> PrintedModule:
     if tree is None:
         tree = python_tree(source, scan)
     check_libcst_depth(source, tree)
-    del tree  # only its measurements were needed; free it before LibCST's tree
+    # Only its measurements were needed: a tree parsed here is freed before
+    # LibCST's is made (a caller's stays with the caller).
+    del tree
     _check_bracket_work(source, scan)
     try:
         module = _in_parser_thread(cst.parse_module, source)
@@ -146,17 +148,23 @@ def parse_printed(source: str, tree: ast.Module | None = None) -> PrintedModule:
     return _check_round_trip(source, module)
 
 
-def python_tree(source: str, scan: TextScan | None = None) -> ast.Module:
+def python_tree(
+    source: str, scan: TextScan | None = None, *, parser_thread: bool = True
+) -> ast.Module:
     """CPython's AST of ``source``, or RewriteError where and why the text cannot be parsed.
 
     Steps 1 and 2 of this module: a dotted name longer than LibCST can nest
     is refused before CPython sees it (its parse of such a name is
     quadratic), then CPython judges, on the parser thread. ``scan`` is
-    ``scan_text(source)`` if the caller has it.
+    ``scan_text(source)`` if the caller has it. With ``parser_thread``
+    False CPython parses on the caller's thread, as ``ast.parse`` does: for
+    the modules besides the entry, which are many and parsed often, and
+    which LibCST never parses.
     """
+    run = _in_parser_thread if parser_thread else _here
     if scan is None and source.count(".") < MAX_LIBCST_DEPTH:
         # Such a name has as many dots at least: no need to scan for one.
-        return _in_parser_thread(_compile, source)
+        return run(_compile, source)
     scan = scan_text(source) if scan is None else scan
     if scan.long_name is not None:
         raise RewriteError(
@@ -166,12 +174,21 @@ def python_tree(source: str, scan: TextScan | None = None) -> ast.Module:
             ),
             *scan.long_name,
         )
-    return _in_parser_thread(_compile, source)
+    return run(_compile, source)
+
+
+# CPython 3.11 keeps the AST constructor's recursion depth per interpreter,
+# not per thread: two threads that build ASTs at once can fail with
+# "SystemError: AST constructor recursion depth mismatch" (python/cpython#106905,
+# seen here with two golden-test threads). Library callers may run rewrites
+# on several threads; their CPython parses take turns.
+_cpython_parse = threading.Lock()
 
 
 def _compile(source: str) -> ast.Module:
     try:
-        tree = compile(source, "<entry>", "exec", flags=ast.PyCF_ONLY_AST, dont_inherit=True)
+        with _cpython_parse:
+            tree = compile(source, "<entry>", "exec", flags=ast.PyCF_ONLY_AST, dont_inherit=True)
     except SyntaxError as error:
         if error.lineno is None:  # a NUL character, which CPython does not place
             raise RewriteError(f"cannot parse: {error.msg}", *_nul_position(source)) from None
@@ -607,13 +624,18 @@ _stack_size_lock = threading.Lock()
 
 
 def _new_lock_after_fork() -> None:
-    # A fork while another thread held the lock would leave it held forever.
-    global _stack_size_lock
+    # A fork while another thread held a lock would leave it held forever.
+    global _stack_size_lock, _cpython_parse
     _stack_size_lock = threading.Lock()
+    _cpython_parse = threading.Lock()
 
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_new_lock_after_fork)
+
+
+def _here(function: Callable[[str], _Result], source: str) -> _Result:
+    return function(source)
 
 
 def _in_parser_thread(function: Callable[[str], _Result], source: str) -> _Result:

@@ -192,11 +192,16 @@ class SetupRecognizer:
         ``__import__("a.b")`` is ``a``: with an empty fromlist it returns the
         top-level package, as ``import a.b`` binds it.
         """
+        attributes: list[str] = []
+        # Down the chain without recursion: `f().a.a...` may be thousands deep.
+        while isinstance(node, ast.Attribute):
+            attributes.append(node.attr)
+            node = node.value
+        if attributes:
+            owner = self.qualified(node)
+            return None if owner is None else ".".join([owner, *reversed(attributes)])
         if isinstance(node, ast.Name):
             return self._aliases.get(node.id)
-        if isinstance(node, ast.Attribute):
-            owner = self.qualified(node.value)
-            return None if owner is None else f"{owner}.{node.attr}"
         if (
             isinstance(node, ast.Call)
             and isinstance(node.func, ast.Name)

@@ -23,7 +23,7 @@ from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from rewriter.analysis import module_level
+from rewriter.analysis import module_level, module_tree
 from rewriter.bindings import ImportStatement, absolute_name
 from rewriter.config import Settings
 from rewriter.context import Context, init_location
@@ -180,9 +180,8 @@ def _edges_from(importer: str, context: Context) -> Iterator[_Edge]:
     text = context.tree.read_text(importer) if context.tree is not None else None
     if text is None:
         return
-    try:
-        module = ast.parse(text)
-    except (SyntaxError, ValueError):
+    module = module_tree(text)
+    if module is None:
         return
     for node in module_level(module.body):
         if not isinstance(node, (ast.Import, ast.ImportFrom)):

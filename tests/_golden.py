@@ -13,6 +13,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -91,11 +92,17 @@ def snapshot(root: Path) -> dict[str, bytes]:
     }
 
 
+# CPython 3.11's AST constructor counts its recursion depth per interpreter:
+# two threads parsing at once can fail with SystemError (python/cpython#106905).
+# Tests probe two builds at once on two threads.
+_parse_lock = threading.Lock()
+
+
 def has_relative_import(source: bytes) -> bool:
     """True if the module uses a relative import anywhere (so it must run as a package)."""
-    return any(
-        isinstance(node, ast.ImportFrom) and node.level > 0 for node in ast.walk(ast.parse(source))
-    )
+    with _parse_lock:
+        tree = ast.parse(source)
+    return any(isinstance(node, ast.ImportFrom) and node.level > 0 for node in ast.walk(tree))
 
 
 # Runs in a fresh interpreter: imports the entry, then prints what its

@@ -415,3 +415,23 @@ def test_a_rewrite_parses_the_entry_with_cpython_once(monkeypatch: pytest.Monkey
     result = rewrite_source(source, SETTINGS, path="index.py", tree=tree)
     assert result.changed
     assert parsed.count(source) == 1
+
+
+def test_rewrites_on_several_threads_give_the_serial_output() -> None:
+    """Library callers may rewrite on threads; CPython 3.11's AST constructor is not
+    thread-safe (python/cpython#106905), so rewriter's parses take turns."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    sources = [
+        "import os\n" + "".join(f"from .chunk_{n} import route_{n}\n" for n in range(k))
+        for k in range(1, 9)
+    ]
+    tree = MemoryTree({"instrument.py": "", **{f"chunk_{n}.py": "" for n in range(8)}})
+
+    def rewrite(source: str) -> str:
+        return rewrite_source(source, SETTINGS, path="index.py", tree=tree).output
+
+    serial = [rewrite(source) for source in sources]
+    with ThreadPoolExecutor(4) as pool:
+        for _ in range(3):
+            assert list(pool.map(rewrite, sources)) == serial
