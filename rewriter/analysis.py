@@ -206,18 +206,20 @@ def module_tree(text: str) -> ast.Module | None:
     """CPython's tree of a module the analysis reads besides the entry; None if it cannot parse.
 
     A runtime module, the init module, an entry's package: CPython parses
-    it within the bounds the entry gets (``rewriter.parsing.python_tree``).
-    Text it rejects, and text nested too deep or too long for it to parse
-    in bounded time (where ``ast.parse`` raises RecursionError or
-    MemoryError, or takes minutes), are read alike: as a module that does
-    not parse, never as the end of the run.
+    it within the bounds the entry gets (``rewriter.parsing.python_tree``:
+    on the parser thread, whose stack holds CPython's deepest parse
+    whatever thread the caller runs on). Text it rejects, and text nested
+    too deep or too long for it to parse in bounded time (where
+    ``ast.parse`` raises RecursionError or MemoryError, or takes minutes),
+    are read alike: as a module that does not parse, never as the end of
+    the run.
     """
     from rewriter.errors import RewriteError
     from rewriter.parsing import compiler_warnings_ignored, python_tree
 
     try:
         with compiler_warnings_ignored():
-            return python_tree(text, parser_thread=False)
+            return python_tree(text)
     except RewriteError:
         return None
 

@@ -148,23 +148,17 @@ def parse_printed(source: str, tree: ast.Module | None = None) -> PrintedModule:
     return _check_round_trip(source, module)
 
 
-def python_tree(
-    source: str, scan: TextScan | None = None, *, parser_thread: bool = True
-) -> ast.Module:
+def python_tree(source: str, scan: TextScan | None = None) -> ast.Module:
     """CPython's AST of ``source``, or RewriteError where and why the text cannot be parsed.
 
     Steps 1 and 2 of this module: a dotted name longer than LibCST can nest
     is refused before CPython sees it (its parse of such a name is
     quadratic), then CPython judges, on the parser thread. ``scan`` is
-    ``scan_text(source)`` if the caller has it. With ``parser_thread``
-    False CPython parses on the caller's thread, as ``ast.parse`` does: for
-    the modules besides the entry, which are many and parsed often, and
-    which LibCST never parses.
+    ``scan_text(source)`` if the caller has it.
     """
-    run = _in_parser_thread if parser_thread else _here
     if scan is None and source.count(".") < MAX_LIBCST_DEPTH:
         # Such a name has as many dots at least: no need to scan for one.
-        return run(_compile, source)
+        return _in_parser_thread(_compile, source)
     scan = scan_text(source) if scan is None else scan
     if scan.long_name is not None:
         raise RewriteError(
@@ -174,7 +168,7 @@ def python_tree(
             ),
             *scan.long_name,
         )
-    return run(_compile, source)
+    return _in_parser_thread(_compile, source)
 
 
 # CPython 3.11 keeps the AST constructor's recursion depth per interpreter,
@@ -632,10 +626,6 @@ def _new_lock_after_fork() -> None:
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_new_lock_after_fork)
-
-
-def _here(function: Callable[[str], _Result], source: str) -> _Result:
-    return function(source)
 
 
 def _in_parser_thread(function: Callable[[str], _Result], source: str) -> _Result:

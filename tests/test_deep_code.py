@@ -100,3 +100,41 @@ def test_the_command_line_rewrites_beside_a_deep_runtime_module(tmp_path: Path) 
     assert completed.returncode == 0, completed.stderr
     assert "internal error" not in completed.stderr
     assert "rewriter:init" in (app / "index.py").read_text()
+
+
+SMALL_STACK = """
+import sys, threading
+from rewriter.config import Settings
+from rewriter.core import rewrite_source
+from rewriter.tree import MemoryTree
+
+chunk, entry, init = sys.argv[1:]
+threading.stack_size(256 * 1024)
+outcome = []
+
+def run():
+    tree = MemoryTree({"chunk.py": chunk, "instrument.py": init})
+    outcome.append(rewrite_source(entry, Settings(init="instrument"), path="index.py", tree=tree))
+
+thread = threading.Thread(target=run)
+thread.start()
+thread.join()
+print(outcome[0].changed)
+"""
+
+
+def test_a_caller_on_a_small_stack_survives_a_deep_runtime_module() -> None:
+    """CPython parses the modules beside the entry on the parser thread, as it parses the entry.
+
+    On a 256 KiB thread stack, CPython's own parse of 10,000 nested unary
+    minuses overflows the stack and kills the process (exit 139).
+    """
+    chunk = RUNTIME + "value = " + "-" * 10_000 + "1\n"
+    completed = subprocess.run(
+        [sys.executable, "-c", SMALL_STACK, chunk, ENTRY, INIT],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert (completed.returncode, completed.stdout) == (0, "True\n"), completed.stderr[-2000:]
