@@ -206,20 +206,19 @@ def module_tree(text: str) -> ast.Module | None:
     """CPython's tree of a module the analysis reads besides the entry; None if it cannot parse.
 
     A runtime module, the init module, an entry's package: CPython parses
-    it within the bounds the entry gets (``rewriter.parsing.python_tree``:
-    on the parser thread, whose stack holds CPython's deepest parse
-    whatever thread the caller runs on). Text it rejects, and text nested
-    too deep or too long for it to parse in bounded time (where
-    ``ast.parse`` raises RecursionError or MemoryError, or takes minutes),
-    are read alike: as a module that does not parse, never as the end of
-    the run.
+    it on the parser thread (``rewriter.parsing.cpython_tree``), whose stack
+    holds CPython's deepest parse whatever thread the caller runs on. Text
+    it rejects, and text nested too deep for it (where ``ast.parse`` raises
+    RecursionError or MemoryError), are read alike: as a module that does
+    not parse, never as the end of the run. LibCST's limits do not apply:
+    LibCST never parses these modules.
     """
     from rewriter.errors import RewriteError
-    from rewriter.parsing import compiler_warnings_ignored, python_tree
+    from rewriter.parsing import compiler_warnings_ignored, cpython_tree
 
     try:
         with compiler_warnings_ignored():
-            return python_tree(text)
+            return cpython_tree(text)
     except RewriteError:
         return None
 
@@ -257,20 +256,28 @@ def module_level(body: Iterable[ast.stmt]) -> Iterator[ast.stmt]:
 
     Function and class bodies do not run at import time, nor do the bodies of
     ``if TYPE_CHECKING:`` (which is how rewriter keeps its mirrored imports).
+    Statements come in the order of the text. The walk keeps its own stack:
+    an ``elif`` chain nests one ``If`` in the ``orelse`` of the last, and
+    CPython parses chains of 2,000.
     """
-    for statement in body:
+    pending: list[Iterator[ast.stmt]] = [iter(body)]
+    while pending:
+        statement = next(pending[-1], None)
+        if statement is None:
+            pending.pop()
+            continue
         yield statement
         if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             continue
+        blocks: list[list[ast.stmt]] = []
         if isinstance(statement, ast.If) and _is_type_checking(statement.test):
-            yield from module_level(statement.orelse)
-            continue
-        for name in ("body", "orelse", "finalbody"):
-            yield from module_level(getattr(statement, name, ()))
-        for handler in getattr(statement, "handlers", ()):
-            yield from module_level(handler.body)
-        for case in getattr(statement, "cases", ()):
-            yield from module_level(case.body)
+            blocks.append(statement.orelse)
+        else:
+            blocks.extend(getattr(statement, name, []) for name in ("body", "orelse", "finalbody"))
+            blocks.extend(handler.body for handler in getattr(statement, "handlers", ()))
+            blocks.extend(case.body for case in getattr(statement, "cases", ()))
+        # The first block is walked first: it goes on top of the stack.
+        pending.extend(iter(block) for block in reversed(blocks) if block)
 
 
 def _is_type_checking(test: ast.expr) -> bool:

@@ -8,7 +8,6 @@ settings raise ``RewriteError``; the per-file runner turns that into a report.
 
 from __future__ import annotations
 
-import ast
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -75,9 +74,11 @@ def render(plan: EntryPlan) -> str:
     """
     # The LibCST trees are gone when the output is parsed: the two never
     # add up in the run's peak memory.
+    from rewriter.parsing import parsed_code
+
     output = _assembled(plan)
     try:
-        ast.parse(output)
+        parsed_code(output)
     except SyntaxError as error:  # pragma: no cover - a bug, never a broken file
         raise RewriteError(f"internal error: the rewrite does not parse: {error.msg}") from None
     return output

@@ -17,16 +17,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rewriter import probes
-from rewriter.analysis import (
-    EntryLocation,
-    ModuleLocator,
-    RuntimeClassifier,
-    module_level,
-    module_tree,
-)
+from rewriter.analysis import EntryLocation, ModuleLocator, RuntimeClassifier, module_level
 from rewriter.bindings import ImportStatement
 from rewriter.config import Settings
 from rewriter.files import DiskTree, read_source
+from rewriter.parsing import compiler_warnings_ignored, python_tree
 
 if TYPE_CHECKING:
     from rewriter.cache import VerdictCache
@@ -71,8 +66,12 @@ _KIND = "runtime-files"
 
 def _runtime_relpaths(entry: Path, text: str, settings: Settings) -> list[str] | None:
     """The runtime files that ``entry`` imports, relative to its directory; None: unparsable."""
-    module = module_tree(text)
-    if module is None:  # reported when the entry is rewritten
+    try:
+        # Within the parser's bounds: CPython's own parse of some text
+        # (a dotted name of 20,000 parts) takes minutes.
+        with compiler_warnings_ignored():
+            module = python_tree(text)
+    except Exception:  # reported when the entry is rewritten
         return None
     tree = DiskTree(entry.parent, settings.max_size)
     location = EntryLocation.detect(str(entry), tree)

@@ -69,7 +69,9 @@ def digest(node: ast.stmt) -> str:
 
 def code_digest(code: str) -> str:
     """The ``digest`` of the first statement of ``code``, worked out once per text."""
-    return _digest_of_text(code, lambda: ast.parse(code).body[0])
+    from rewriter.parsing import parsed_code
+
+    return _digest_of_text(code, lambda: parsed_code(code).body[0])
 
 
 def _digest_at(statement: ast.stmt, text: SourceText) -> str:

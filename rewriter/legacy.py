@@ -47,6 +47,7 @@ def upgrade(source: str) -> str:
     import libcst as cst
 
     from rewriter.core import parse_module
+    from rewriter.parsing import parsed_code, parsed_expression
 
     module = parse_module(source)
 
@@ -55,7 +56,7 @@ def upgrade(source: str) -> str:
             self, original_node: cst.Try, updated_node: cst.Try
         ) -> cst.BaseStatement | cst.RemovalSentinel:
             code = cst.Module(body=[original_node]).code
-            statement = ast.parse(code).body[0]
+            statement = parsed_code(code).body[0]
             assert isinstance(statement, ast.Try)
             if _is_legacy_block(statement):
                 return cst.RemoveFromParent()
@@ -64,7 +65,7 @@ def upgrade(source: str) -> str:
         def leave_If(
             self, original_node: cst.If, updated_node: cst.If
         ) -> cst.BaseStatement | cst.FlattenSentinel[cst.BaseStatement]:
-            test = ast.parse(cst.Module(body=[]).code_for_node(original_node.test), mode="eval")
+            test = parsed_expression(cst.Module(body=[]).code_for_node(original_node.test))
             if not _is_legacy_mirror(test.body) or not isinstance(
                 updated_node.body, cst.IndentedBlock
             ):

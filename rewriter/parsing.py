@@ -158,7 +158,7 @@ def python_tree(source: str, scan: TextScan | None = None) -> ast.Module:
     """
     if scan is None and source.count(".") < MAX_LIBCST_DEPTH:
         # Such a name has as many dots at least: no need to scan for one.
-        return _in_parser_thread(_compile, source)
+        return cpython_tree(source)
     scan = scan_text(source) if scan is None else scan
     if scan.long_name is not None:
         raise RewriteError(
@@ -168,6 +168,17 @@ def python_tree(source: str, scan: TextScan | None = None) -> ast.Module:
             ),
             *scan.long_name,
         )
+    return cpython_tree(source)
+
+
+def cpython_tree(source: str) -> ast.Module:
+    """CPython's AST of ``source`` on the parser thread, or RewriteError where and why not.
+
+    Step 2 alone, for modules LibCST never parses (a runtime module, the
+    init module): a dotted name of more parts than LibCST can nest is
+    valid Python that CPython parses in milliseconds up to thousands of
+    parts.
+    """
     return _in_parser_thread(_compile, source)
 
 
@@ -177,6 +188,23 @@ def python_tree(source: str, scan: TextScan | None = None) -> ast.Module:
 # seen here with two golden-test threads). Library callers may run rewrites
 # on several threads; their CPython parses take turns.
 _cpython_parse = threading.Lock()
+
+
+def parsed_code(code: str) -> ast.Module:
+    """``ast.parse(code)``, taking turns with rewriter's other CPython parses.
+
+    For text that rewriter made or has parsed within bounds already (a
+    rendered block, the output, a statement LibCST printed). Raises what
+    ``ast.parse`` raises.
+    """
+    with _cpython_parse:
+        return ast.parse(code)
+
+
+def parsed_expression(code: str) -> ast.Expression:
+    """``ast.parse(code, mode="eval")``, as ``parsed_code`` takes turns."""
+    with _cpython_parse:
+        return ast.parse(code, mode="eval")
 
 
 def _compile(source: str) -> ast.Module:
@@ -744,9 +772,12 @@ __all__ = [
     "check_default_indent",
     "check_final_newline",
     "check_libcst_depth",
+    "cpython_tree",
     "deep_expression_start",
     "parse_module",
     "parse_printed",
+    "parsed_code",
+    "parsed_expression",
     "python_tree",
     "scan_text",
     "text_position",

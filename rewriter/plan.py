@@ -143,11 +143,12 @@ def parse_entry(source: str) -> ast.Module:
 def _rendered(template: str, variables: dict[str, Any]) -> str:
     # A template that renders code that does not parse is an error, never a
     # broken output file.
+    from rewriter.parsing import parsed_code
     from rewriter.templates import render_text
 
     text = render_text(template, "\n", **variables)
     try:
-        module = ast.parse(text)
+        module = parsed_code(text)
     except SyntaxError as error:
         raise RewriteError(
             f"template {template} rendered code that does not parse: {error.msg}"
@@ -349,8 +350,10 @@ def _same_generated(
         # block from ``variables`` gives, digest included, and the block's
         # tree has that digest: no need to render it (or import jinja2).
         return _stands_apart(plan, statement.lineno - len(present))
+    from rewriter.parsing import parsed_code
+
     code = _rendered(template, variables)
-    if ast.dump(statement) != ast.dump(ast.parse(code).body[0]):
+    if ast.dump(statement) != ast.dump(parsed_code(code).body[0]):
         return False
     marker = plan.marker_text(kind, template, variables, code, *moved).splitlines()
     start = statement.lineno - len(marker)

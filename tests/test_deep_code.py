@@ -11,6 +11,7 @@ not parse, and an entry too deep for LibCST is refused at its position.
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import sys
 from pathlib import Path
@@ -138,3 +139,51 @@ def test_a_caller_on_a_small_stack_survives_a_deep_runtime_module() -> None:
         check=False,
     )
     assert (completed.returncode, completed.stdout) == (0, "True\n"), completed.stderr[-2000:]
+
+
+ELIF_CHAIN = "if flag:\n    value = 0\n" + "".join(
+    f"elif flag == {n}:\n    value = {n}\n" for n in range(1, 1_500)
+)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_an_elif_chain_beside_the_entry_is_read_without_ending_the_run(mode: str) -> None:
+    """Each ``elif`` nests an ``If`` in the last one's ``orelse``: 1,500 levels of statements."""
+    tree = MemoryTree({"chunk.py": RUNTIME + "flag = 1\n" + ELIF_CHAIN, "instrument.py": INIT})
+    result = rewrite_source(ENTRY, MODES[mode], path="index.py", tree=tree)
+    assert result.changed
+
+
+def test_an_elif_chain_in_the_entry_is_refused_at_its_position() -> None:
+    source = "from .chunk import handler\nflag = 1\n" + ELIF_CHAIN
+    tree = MemoryTree({"chunk.py": RUNTIME, "instrument.py": INIT})
+    with pytest.raises(RewriteError) as refused:
+        rewrite_source(source, MODES["lazy"], path="index.py", tree=tree)
+    assert refused.value.diagnostic.message.startswith("cannot rewrite: the code nests too deeply")
+
+
+LONG_NAME = "if False:\n    value = os" + ".part" * 500 + "\n"
+"""Valid Python that CPython parses at once, and longer than LibCST can nest."""
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_long_dotted_name_beside_the_entry_changes_nothing(mode: str) -> None:
+    """LibCST never parses a runtime module or the init module: its limits do not apply there.
+
+    An async handler keeps its async stand-in in lazy mode, and an init file's
+    sibling imports keep their ``sys.path`` entry, as without the name.
+    """
+    runtime = 'import os\n\nasync def handler():\n    return "ok"\n'
+    init_file = "import helper\n"
+
+    def rewrite(extra: str) -> str:
+        files = {
+            "chunk.py": runtime + extra,
+            "instrument_server.py": init_file + extra,
+            "helper.py": "",
+        }
+        settings = dataclasses.replace(MODES[mode], init="./instrument_server.py")
+        entry = "from .chunk import handler\n"
+        return rewrite_source(entry, settings, path="index.py", tree=MemoryTree(files)).output
+
+    assert rewrite(LONG_NAME) == rewrite("")

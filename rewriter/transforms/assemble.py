@@ -23,6 +23,7 @@ import libcst as cst
 from rewriter.errors import RewriteError
 from rewriter.generated import BLOCK_MARKERS, LAZY_MARKER, Recovery
 from rewriter.layout import Group, Layout
+from rewriter.parsing import parsed_code
 from rewriter.templates import render_statements
 
 Statement = cst.SimpleStatementLine | cst.BaseCompoundStatement
@@ -327,7 +328,7 @@ def _block(module: cst.Module, recovery: Recovery, block: Statement, *, above: b
 def _same_code(left: cst.CSTNode, right: cst.CSTNode) -> bool:
     def dump(node: cst.CSTNode) -> str:
         code = cst.Module(body=[node.with_changes(leading_lines=())]).code  # type: ignore[list-item]
-        return ast.dump(ast.parse(code))
+        return ast.dump(parsed_code(code))
 
     return dump(left) == dump(right)
 
