@@ -207,7 +207,7 @@ def _init_file(context: Context) -> InitFile | None:
     name = stem if is_identifier(stem) else "_rewriter_init_" + re.sub(r"\W", "_", stem)
     relative = siblings = False
     text = context.tree.read_text(init.target) if context.tree is not None else None
-    module = _parse(text)
+    module = None if text is None else module_tree(text)
     if module is not None:
         directory = init.target.rpartition("/")[0]
         for node in ast.walk(module):
@@ -222,10 +222,6 @@ def _init_file(context: Context) -> InitFile | None:
                     ):
                         siblings = True
     return InitFile(init.target, name, relative, siblings)
-
-
-def _parse(text: str | None) -> ast.Module | None:
-    return None if text is None else module_tree(text)
 
 
 def _parent_attribute(context: Context) -> str | None:

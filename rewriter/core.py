@@ -72,10 +72,10 @@ def render(plan: EntryPlan) -> str:
     For an entry that already is its own rewrite (``plan.unchanged``), this
     is its source: ``tests/test_fastpath.py`` holds the two to that.
     """
-    # The LibCST trees are gone when the output is parsed: the two never
-    # add up in the run's peak memory.
     from rewriter.parsing import parsed_code
 
+    # The LibCST trees are gone when the output is parsed: the two never
+    # add up in the run's peak memory.
     output = _assembled(plan)
     try:
         parsed_code(output)

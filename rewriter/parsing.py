@@ -190,11 +190,12 @@ def cpython_tree(source: str) -> ast.Module:
 _cpython_parse = threading.Lock()
 
 
-def parsed_code(code: str) -> ast.Module:
+def parsed_code(code: str | bytes) -> ast.Module:
     """``ast.parse(code)``, taking turns with rewriter's other CPython parses.
 
     For text that rewriter made or has parsed within bounds already (a
-    rendered block, the output, a statement LibCST printed). Raises what
+    rendered block, the output, a statement LibCST printed). Bytes are
+    decoded as ``ast.parse`` decodes them (PEP 263). Raises what
     ``ast.parse`` raises.
     """
     with _cpython_parse:

@@ -13,12 +13,12 @@ import os
 import shutil
 import subprocess
 import sys
-import threading
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
 from rewriter.config import Settings
+from rewriter.parsing import parsed_code
 
 CASES_DIR = Path(__file__).resolve().parent.parent / "fixtures" / "cases"
 UPDATE_ENV = "REWRITER_UPDATE_GOLDEN"
@@ -92,16 +92,13 @@ def snapshot(root: Path) -> dict[str, bytes]:
     }
 
 
-# CPython 3.11's AST constructor counts its recursion depth per interpreter:
-# two threads parsing at once can fail with SystemError (python/cpython#106905).
-# Tests probe two builds at once on two threads.
-_parse_lock = threading.Lock()
-
-
 def has_relative_import(source: bytes) -> bool:
-    """True if the module uses a relative import anywhere (so it must run as a package)."""
-    with _parse_lock:
-        tree = ast.parse(source)
+    """True if the module uses a relative import anywhere (so it must run as a package).
+
+    Tests probe two builds at once on two threads: the parse takes turns
+    with rewriter's (``parsed_code``; python/cpython#106905).
+    """
+    tree = parsed_code(source)
     return any(isinstance(node, ast.ImportFrom) and node.level > 0 for node in ast.walk(tree))
 
 
