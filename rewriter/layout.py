@@ -141,10 +141,16 @@ class LayoutInput:
     explicit_handlers: bool = False
     reexport: bool = False
     lazy: bool = False
-    pinned: frozenset[int] = frozenset()
-    """Original lines that an earlier run pinned: they stay pinned, so that a
-    formatter that reorders or spaces them out (isort's sections) leaves a
-    file the next run does not change."""
+    pinned: Sequence[frozenset[int]] = ()
+    """The original lines of each pin an earlier run made: they stay pinned,
+    so that a formatter that reorders or spaces them out (isort's sections)
+    leaves a file the next run does not change. Not when this run leaves the
+    runtime imports static (``pin_runtime`` false) and the earlier one
+    deferred them (a pin holds a top-level runtime import, or
+    ``deferred_before``): the pins then came from the other mode, and the
+    lines are laid out as a first run would lay them out."""
+    deferred_before: bool = False
+    """The entry holds a lazy block: an earlier run deferred its runtime imports."""
     warnings: list[Diagnostic] = field(default_factory=list)
 
 
@@ -575,6 +581,7 @@ def _kinds(
     for index in prefix:
         state.read(lines[index], text)
     runtime_top = {site.line for site in sites if site.runtime and site.top_level}
+    kept = _kept_pins(runtime_top, given)
     kinds: dict[int, GroupKind] = {}
     previous: int | None = None
     for index in rest:
@@ -590,7 +597,7 @@ def _kinds(
         )
         if index in deferred:
             kinds[index] = "mirror"
-        elif late or joined or index in given.pinned or _pins_runtime(index, runtime_top, given):
+        elif late or joined or index in kept or _pins_runtime(index, runtime_top, given):
             kinds[index] = "pin"
         else:
             kinds[index] = "plain"
@@ -627,6 +634,13 @@ def _touching(first: Line, second: Line, text: SourceText) -> bool:
 def _pins_runtime(index: int, runtime_top: set[int], given: LayoutInput) -> bool:
     # dynamic-import mode pins every top-level runtime import.
     return given.pin_runtime and index in runtime_top
+
+
+def _kept_pins(runtime_top: set[int], given: LayoutInput) -> set[int]:
+    """The lines of the earlier pins that stay pinned (``LayoutInput.pinned``)."""
+    kept = {index for pin in given.pinned for index in pin}
+    from_deferring_mode = given.deferred_before or not kept.isdisjoint(runtime_top)
+    return kept if given.pin_runtime or not from_deferring_mode else set()
 
 
 class _CodeState:

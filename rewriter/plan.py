@@ -42,6 +42,7 @@ from rewriter.legacy import has_legacy_code, upgrade
 from rewriter.lines import Line, SourceText
 from rewriter.templates import engine_fingerprint
 from rewriter.tree import SourceTree
+from rewriter.unrun_init import unrun_init_warnings
 
 
 @dataclass
@@ -203,11 +204,8 @@ def analyse(
         explicit_handlers=settings.handler is not None,
         reexport=deferring,
         lazy=settings.lazy,
-        pinned=frozenset(
-            index
-            for index, original in enumerate(recovery.lines)
-            if recovery.parts[original.part].kind == "pin"
-        ),
+        pinned=_earlier_pins(recovery),
+        deferred_before=recovery.lazy is not None,
     )
     layout = plan_layout(lines, text, given)
     statements = [s for line in lines for s in line.statements]
@@ -228,6 +226,7 @@ def analyse(
         settings, context, layout, bind_type_checking=bool(mirrors) and not type_checking_before
     )
     warnings = list(layout.warnings)
+    warnings.extend(unrun_init_warnings(settings, context, (original, parsed)))
     warnings.extend(
         unmatched_runtime_patterns(
             settings.runtime, (site.statement for site in layout.sites), context.locator
@@ -249,6 +248,15 @@ def analyse(
         pin_error=_fresh_name(PIN_ERROR, module, text),
         warnings=warnings,
     )
+
+
+def _earlier_pins(recovery: Recovery) -> tuple[frozenset[int], ...]:
+    """The original lines of each pin in the entry, as indices into ``recovery.lines``."""
+    pins: dict[int, set[int]] = {}
+    for index, original in enumerate(recovery.lines):
+        if recovery.parts[original.part].kind == "pin":
+            pins.setdefault(original.part, set()).add(index)
+    return tuple(frozenset(lines) for lines in pins.values())
 
 
 def _defines_getattr(lines: list[Line]) -> bool:

@@ -17,6 +17,7 @@ person has checked that it is right.
 from __future__ import annotations
 
 import ast
+import dataclasses
 import shutil
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -24,6 +25,7 @@ from pathlib import Path
 import pytest
 from _golden import Case, all_cases, copy_input, probe, snapshot, updating
 
+from rewriter.config import Settings
 from rewriter.runner import rewrite_file
 
 CASES = [pytest.param(case, id=case.name) for case in all_cases()]
@@ -115,6 +117,44 @@ def test_rewritten_entry_binds_the_same_names_after_init(case: Case, tmp_path: P
     assert early == []
     assert "init failed" not in rewritten.stderr
     assert "imported before instrumentation init" not in rewritten.stderr
+
+
+# Modes whose runs defer the runtime imports (pinned or lazy), and modes that
+# leave them static: a run in one of the latter meets the former's pins and
+# lazy block when the user changes modes.
+DEFERRING = {
+    "dynamic-import": {"mode": "dynamic-import"},
+    "lazy": {"lazy": True},
+    "preload, lazy": {"mode": "preload", "lazy": True},
+}
+STATIC = {"top-level-import": {"mode": "top-level-import"}, "preload": {"mode": "preload"}}
+
+
+@pytest.mark.parametrize(
+    ("earlier", "now"), [pytest.param(a, b, id=f"{a} to {b}") for a in DEFERRING for b in STATIC]
+)
+@pytest.mark.parametrize("case", CASES)
+def test_a_run_in_another_mode_gives_what_it_gives_on_the_original(
+    case: Case, earlier: str, now: str, tmp_path: Path
+) -> None:
+    # The output depends on the original lines and this run's settings, not
+    # on the mode of the run before: a pin that run made around the runtime
+    # imports, or next to its lazy block, is not kept where this mode leaves
+    # the imports static.
+    def settings(overrides: dict[str, object]) -> Settings:
+        # The case's options that the mode reads (the others are usage errors).
+        preload = case.settings.preload if overrides.get("mode") == "preload" else ()
+        handler = case.settings.handler if overrides in DEFERRING.values() else None
+        return dataclasses.replace(case.settings, preload=preload, handler=handler, **overrides)
+
+    direct = copy_input(case, tmp_path / "direct") / case.entry
+    expected = rewrite_file(direct, settings(STATIC[now]))
+    switched = copy_input(case, tmp_path / "switched") / case.entry
+    assert rewrite_file(switched, settings(DEFERRING[earlier])).status != "failed"
+    report = rewrite_file(switched, settings(STATIC[now]))
+    failed = report.status == "failed"
+    assert (failed, report.error) == (expected.status == "failed", expected.error)
+    assert switched.read_bytes() == direct.read_bytes()
 
 
 def test_top_level_import_mode_leaves_no_helper_names(tmp_path: Path) -> None:

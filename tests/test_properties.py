@@ -4,6 +4,8 @@ For entries drawn over a generated runtime tree (``tests/_trees.py``, whose
 docstring says what it draws), in every mode:
 
 - the output parses, and a second run changes nothing;
+- a run on the output of a run in another mode gives what it gives on the
+  original (the mode of the earlier run leaves no trace);
 - ``--undo`` gives back the original text byte for byte: the rewrite
   changed nothing but what it added, wrapped and moved;
 - the init block is there once, at the top level;
@@ -112,6 +114,16 @@ def test_output_parses_and_a_second_run_changes_nothing(
     cst.parse_module(output)
     compile(output, "index.py", "exec", dont_inherit=True)
     assert rewrite(program, settings_, output).output == output
+
+
+@PROPERTIES
+@given(program=ENTRY_PROGRAMS, modes=st.permutations(MODES).map(lambda drawn: drawn[:2]))
+def test_a_run_after_one_in_another_mode_gives_what_it_gives_on_the_original(
+    program: Program, modes: list[Settings]
+) -> None:
+    earlier, now = modes
+    switched = rewrite(program, earlier).output
+    assert rewrite(program, now, switched).output == rewrite(program, now).output
 
 
 @PROPERTIES
