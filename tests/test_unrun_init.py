@@ -1,0 +1,149 @@
+"""An init that the rewritten entry would never run is named in a warning.
+
+Two mistakes used to pass every run in silence and leave the server
+uninstrumented: an init module imported for its side effects that only
+defines its init function, and preload mode without ``--init`` beside a
+default init file. Each warning is one line, ``warning: PATH:LINE:COL:
+message`` about the init file; the entry is still rewritten, and the exit
+code is 0.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from rewriter import cli
+
+ENTRY = "import os\nfrom chunks.app import handler\n"
+DEFINES_INIT = """\
+import sentry_sdk
+
+
+def init():
+    sentry_sdk.init(traces_sample_rate=1.0)
+"""
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """``index.py`` importing its runtime ``chunks/app.py``; no init yet."""
+    (tmp_path / "chunks").mkdir()
+    (tmp_path / "chunks/__init__.py").write_text("")
+    (tmp_path / "chunks/app.py").write_text("def handler(event, context):\n    return 'ok'\n")
+    (tmp_path / "index.py").write_text(ENTRY)
+    (tmp_path / "pyproject.toml").write_text("")
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> list[str]:
+    """Rewrite ``index.py`` with ``argv``; expect exit 0 and a rewrite; return the warnings."""
+    code = cli.main([*argv, "index.py"])
+    _, err = capsys.readouterr()
+    assert code == 0, err
+    assert Path("index.py").read_text() != ENTRY
+    return [line for line in err.splitlines() if line.startswith("warning:")]
+
+
+UNCALLED = {
+    "only the function": DEFINES_INIT,
+    "called under the main guard": DEFINES_INIT + '\n\nif __name__ == "__main__":\n    init()\n',
+    "async, with a constant": "import logging\nLEVEL = logging.INFO\n\n\n"
+    "async def setup():\n    logging.basicConfig(level=LEVEL)\n",
+}
+
+
+@pytest.mark.parametrize("source", UNCALLED.values(), ids=UNCALLED.keys())
+def test_an_init_module_that_only_defines_its_init_function_is_named(
+    source: str, project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (project / "boot.py").write_text(source)
+    name = "setup" if "def setup" in source else "init"
+    line = source.splitlines().index(next(s for s in source.splitlines() if f" {name}(" in s))
+    assert run(capsys, "--init", "boot") == [
+        f"warning: boot.py:{line + 1}:1: init module 'boot' defines {name}() but calls none"
+        " of its functions when it is imported, so the instrumentation never starts; use"
+        f" --init boot:{name}, or call {name}() at the end of the module"
+    ]
+
+
+def test_a_default_init_file_that_only_defines_init_is_named(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (project / "instrument.server.py").write_text(DEFINES_INIT)
+    assert run(capsys) == [
+        "warning: instrument.server.py:4:1: this init file defines init() but calls none of"
+        " its functions when it is imported, so the instrumentation never starts; call"
+        " init() at the end of the file"
+    ]
+
+
+CALLED = {
+    "called at the end": DEFINES_INIT + "\n\ninit()\n",
+    "called through another function": DEFINES_INIT + "\n\ndef start():\n    init()\n\n\nstart()\n",
+    "registered": DEFINES_INIT + "\n\nimport atexit\natexit.register(init)\n",
+    "decorated": "import atexit\n\n\n@atexit.register\ndef init():\n    pass\n",
+    "called in a try": DEFINES_INIT + "\n\ntry:\n    init()\nexcept ImportError:\n    pass\n",
+    "an instance made": "class T:\n    pass\n\n\ndef setup():\n    pass\n\n\nTRACER = T()\n",
+    "no init function": "import sentry_sdk\n\nsentry_sdk.init()\n\n\ndef helper():\n    pass\n",
+    "starts its SDK itself": "import sentry_sdk\n\nsentry_sdk.init()\n\n\ndef setup():\n    pass\n",
+    "calls anything": DEFINES_INIT + "\n\nlog = __import__('logging').getLogger(__name__)\n",
+    "a decorated class": "from dataclasses import dataclass\n\n\n@dataclass\nclass C:\n"
+    "    x: int = 0\n\n\ndef init():\n    pass\n",
+}
+
+
+@pytest.mark.parametrize("source", CALLED.values(), ids=CALLED.keys())
+def test_an_init_module_that_runs_its_code_is_not_named(
+    source: str, project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (project / "boot.py").write_text(source)
+    assert run(capsys, "--init", "boot") == []
+
+
+def test_an_init_callable_is_not_named(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (project / "boot.py").write_text(DEFINES_INIT)
+    assert run(capsys, "--init", "boot:init") == []
+
+
+PRELOAD = ("--mode", "preload", "--preload", "flask")
+UNRUN_DEFAULT = (
+    "warning: instrument_server.py:1:1: preload mode runs an init only when --init (init in"
+    " [tool.rewriter]) names one, so this init file never runs; pass --init"
+    " ./instrument_server.py to run it right after the integrations are prepared, or import"
+    " it from the application"
+)
+
+
+def test_preload_without_init_names_the_default_init_file_it_leaves_unrun(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (project / "instrument_server.py").write_text("import sentry_sdk\n\nsentry_sdk.init()\n")
+    assert run(capsys, *PRELOAD) == [UNRUN_DEFAULT]
+
+
+@pytest.mark.parametrize(
+    ("entry", "argv"),
+    [
+        pytest.param(
+            "import os\nimport instrument_server\nfrom chunks.app import handler\n",
+            PRELOAD,
+            id="the entry imports it",
+        ),
+        pytest.param(ENTRY, (*PRELOAD, "--init", "./instrument_server.py"), id="named by --init"),
+        pytest.param(ENTRY, (), id="another mode"),
+    ],
+)
+def test_a_default_init_file_that_runs_is_not_named(
+    entry: str, argv: tuple[str, ...], project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (project / "instrument_server.py").write_text("import sentry_sdk\n\nsentry_sdk.init()\n")
+    (project / "index.py").write_text(textwrap.dedent(entry))
+    code = cli.main([*argv, "index.py"])
+    _, err = capsys.readouterr()
+    assert code == 0, err
+    assert UNRUN_DEFAULT not in err.splitlines()
+    assert not [line for line in err.splitlines() if line.startswith("warning:")]
