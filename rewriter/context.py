@@ -103,7 +103,8 @@ def _never_runtime(
             early |= import_closure(start, locator, tree)
     for start in starts:
         early.discard(start or "")
-    helpers = early - entry_imports(entry, locator, tree, parsed)
+    entry_imports = _direct_imports(entry, locator, tree, parsed)
+    helpers = early - entry_imports
     roots = ["."] + (["/".join([".."] * len(entry.package))] if entry.package else [])
     early = {*helpers, *(start for start in starts if start is not None)}
     return frozenset(early), InstalledCode(tree, roots)
@@ -116,17 +117,12 @@ def _enclosing(module: str) -> list[str]:
     return ["." * dots + ".".join(parts[:depth]) for depth in range(1, len(parts))]
 
 
-def entry_imports(
+def _direct_imports(
     entry: EntryLocation,
     locator: ModuleLocator,
     tree: SourceTree,
     parsed: tuple[str, ast.Module] | None,
 ) -> set[str]:
-    """The files in ``tree`` that the entry's own import statements load, relative to it.
-
-    ``parsed`` is a text and its tree that the caller has already: when it
-    is the entry file's text, the file is not parsed again.
-    """
     from rewriter.analysis import module_level
 
     text = tree.read_text(entry.filename)

@@ -3,12 +3,14 @@
 Two mistakes leave a server uninstrumented while every run of rewriter
 succeeds:
 
-- preload mode without an init spec runs no init at all (DESIGN.md,
+- preload mode without an init spec runs no init at all (the README,
   "Modes": the application initialises itself, late), so a default init
-  file beside the entry (``instrument.server.py``, ...) that the entry does
-  not import itself never runs;
+  file beside the entry (``instrument.server.py``, ...) that nothing the
+  entry imports imports in turn never runs;
 - an init module or file imported for its side effects (no ``:callable``)
-  that only defines its init function: importing it calls nothing.
+  that defines its init function and never calls it: importing it runs
+  only the module's top-level statements (the Python Language Reference,
+  "The import system").
 
 Both are warnings, not errors: the code is valid, and an application may
 reach its init another way that the build cannot see.
@@ -19,9 +21,9 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 
-from rewriter.analysis import ModuleLocator, module_level, module_tree
+from rewriter.analysis import ModuleLocator, import_closure, module_level, module_tree
 from rewriter.config import InitSpec, Settings
-from rewriter.context import Context, entry_imports
+from rewriter.context import Context, init_location
 from rewriter.errors import Diagnostic
 from rewriter.tree import SourceTree
 
@@ -31,36 +33,32 @@ INIT_FUNCTION_NAMES = frozenset(
 """Names that say a function is the module's init: one of them left uncalled is worth a warning."""
 
 
-def unrun_init_warnings(
-    settings: Settings, context: Context, parsed: tuple[str, ast.Module]
-) -> list[Diagnostic]:
-    """The warnings of this module for one entry (``parsed``: its text and tree)."""
+def unrun_init_warnings(settings: Settings, context: Context) -> list[Diagnostic]:
+    """The warnings of this module for one entry."""
     if context.init is None:
-        found = default_init_file_left_unrun(settings, context, parsed)
+        found = default_init_file_left_unrun(settings, context)
     else:
         found = init_function_left_uncalled(context.init, context.locator, context.tree)
     return [] if found is None else [found]
 
 
-def default_init_file_left_unrun(
-    settings: Settings, context: Context, parsed: tuple[str, ast.Module]
-) -> Diagnostic | None:
+def default_init_file_left_unrun(settings: Settings, context: Context) -> Diagnostic | None:
     """A warning when preload mode without an init spec leaves a default init file unrun.
 
-    None when the entry imports that file itself (``parsed``: the entry's
-    text and tree): it then initialises late on purpose, as preload mode
-    intends.
+    None when the entry imports that file, itself or through the modules of
+    the tree it imports (``analysis.import_closure``): the application then
+    initialises late on purpose, as preload mode intends.
     """
     tree = context.tree
     if settings.mode != "preload" or settings.init is not None or tree is None:
         return None
     found = next((name for name in settings.init_files if tree.is_file(name)), None)
-    if found is None or found in entry_imports(context.entry, context.locator, tree, parsed):
+    if found is None or found in import_closure(context.entry.filename, context.locator, tree):
         return None
     return Diagnostic(
         "preload mode runs an init only when --init (init in [tool.rewriter]) names one,"
         f" so this init file never runs; pass --init ./{found} to run it right after the"
-        " integrations are prepared, or import it from the application",
+        " integrations are prepared, or import it from the entry or the modules it imports",
         path=found,
     )
 
@@ -68,21 +66,20 @@ def default_init_file_left_unrun(
 def init_function_left_uncalled(
     init: InitSpec, locator: ModuleLocator, tree: SourceTree | None
 ) -> Diagnostic | None:
-    """A warning when the init, imported for its side effects, only defines its init function.
+    """A warning when the init, imported for its side effects, never calls its init function.
 
     That is: the spec names no callable, the init's file (in the tree)
     defines a function whose name is in ``INIT_FUNCTION_NAMES`` with no
     decorator, and the code that runs on import (outside function and class
-    bodies and ``if __name__ == "__main__":``) calls nothing, applies no
-    decorator and names no function or class the file defines. Python runs
-    a module's top-level statements on import and nothing else (the Python
-    Language Reference, "The import system"). A file that calls anything on
-    import may start its instrumentation that way (``sentry_sdk.init()``), so
-    it gets no warning.
+    bodies and ``if __name__ == "__main__":``) names none of the functions
+    and classes the file defines, so none of them runs (a call through
+    another of its functions names that one). The file may still start its
+    instrumentation another way (``sentry_sdk.init()`` at its top level), so
+    the message says what happens if that function is the init.
     """
     if init.attribute is not None or tree is None:
         return None
-    path = init.target if init.kind == "file" else locator.resolve(init.target, strict=True)
+    path = init_location(init, locator)
     if path is None or path.endswith("/"):
         return None
     text = tree.read_text(path)
@@ -94,51 +91,48 @@ def init_function_left_uncalled(
         for statement in module.body
         if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
     }
-    candidates = [
-        statement
-        for name, statement in defined.items()
-        if name in INIT_FUNCTION_NAMES
-        and not isinstance(statement, ast.ClassDef)
-        and not statement.decorator_list
-    ]
-    if not candidates or _runs_code_on_import(module, set(defined)):
+    function = next(
+        (
+            statement
+            for name, statement in defined.items()
+            if name in INIT_FUNCTION_NAMES
+            and not isinstance(statement, ast.ClassDef)
+            and not statement.decorator_list
+        ),
+        None,
+    )
+    if function is None or _names_own_code_on_import(module, set(defined)):
         return None
-    name = candidates[0].name
+    name = function.name
     if init.kind == "file":
         what, fix = "this init file", f"call {name}() at the end of the file"
     else:
         what = f"init module {init.target!r}"
         fix = f"use --init {init.target}:{name}, or call {name}() at the end of the module"
-    function = candidates[0]
     return Diagnostic(
-        f"{what} defines {name}() but calls none of its functions when it is imported,"
-        f" so the instrumentation never starts; {fix}",
+        f"{what} defines {name}() but nothing calls it when the file is imported; if"
+        f" {name}() starts the instrumentation, it never runs: {fix}",
         function.lineno,
         function.col_offset + 1,
         path=path,
     )
 
 
-def _runs_code_on_import(module: ast.Module, defined: set[str]) -> bool:
-    """Whether the statements run on import call or decorate anything, or name ``defined``."""
+def _names_own_code_on_import(module: ast.Module, defined: set[str]) -> bool:
+    """Whether the statements run on import name any of ``defined`` (or decorate with them)."""
     run_on_import = [statement for statement in module.body if not _is_main_guard(statement)]
     for statement in module_level(run_on_import):
-        if getattr(statement, "decorator_list", None):
-            return True
         for node in _parts_run_now(statement):
-            for inner in ast.walk(node):
-                if isinstance(inner, ast.Call) or (
-                    isinstance(inner, ast.Name) and inner.id in defined
-                ):
-                    return True
+            if any(isinstance(inner, ast.Name) and inner.id in defined for inner in ast.walk(node)):
+                return True
     return False
 
 
 def _parts_run_now(statement: ast.stmt) -> Iterator[ast.AST]:
     """The parts of ``statement`` that run when it does, without the blocks ``module_level`` walks.
 
-    A ``def`` or ``class`` runs its decorators, defaults, bases and
-    annotations; any other statement runs its expressions.
+    A ``def`` or ``class`` runs its decorators, defaults, annotations and
+    bases; any other statement runs its expressions.
     """
     if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef)):
         yield from statement.decorator_list

@@ -31,7 +31,7 @@ from rewriter.runner import rewrite_text
 
 ENTRY = '"""Server entry."""\nfrom .chunks.app import handler\nfrom .chunks import routes\n'
 APP = "def handler(event, context):\n    return 'served'\n"
-INIT = "def init():\n    pass\n"
+INIT = "def init():\n    pass\n\n\ninit()\n"
 PYPROJECT = '[tool.rewriter]\ninit = "instrument:init"\n'
 
 

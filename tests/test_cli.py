@@ -48,7 +48,7 @@ def make_build(root: Path, entry: str = ENTRY, *, init: str | None = "instrument
     (server / "chunks" / "app.py").write_text(APP)
     (server / "index.py").write_text(entry)
     for name in INIT_MODULES:
-        (server / f"{name}.py").write_text("def init():\n    pass\n")
+        (server / f"{name}.py").write_text("def init():\n    pass\n\n\ninit()\n")
     table = "" if init is None else f'[tool.rewriter]\ninit = "{init}"\n'
     (root / "pyproject.toml").write_text(table)
     return server / "index.py"

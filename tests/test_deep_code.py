@@ -42,7 +42,7 @@ MODES = {
 }
 ENTRY = "from .chunk import *\nfrom .chunk import handler\n"
 RUNTIME = 'import os\n\ndef handler():\n    return "ok"\n\n__all__ = ["handler"]\n'
-INIT = "def init():\n    pass\n"
+INIT = "def init():\n    pass\n\n\ninit()\n"
 
 
 def deep(shape: str, levels: int) -> str:

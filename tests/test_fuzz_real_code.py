@@ -65,7 +65,7 @@ SAFE_REFUSALS = (
 
 def _install_the_init_module() -> None:
     directory = Path(tempfile.mkdtemp(prefix="rewriter-fuzz-init-"))
-    (directory / "fuzz_init_module.py").write_text("def init():\n    pass\n")
+    (directory / "fuzz_init_module.py").write_text("def init():\n    pass\n\n\ninit()\n")
     sys.path.append(str(directory))
 
 

@@ -196,7 +196,7 @@ def build(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.chdir(tmp_path)
     _write(tmp_path, BUILD)
     # The init module, where a server started in this directory imports it.
-    _write(tmp_path, {"otel.py": "def init():\n    pass\n"})
+    _write(tmp_path, {"otel.py": "def init():\n    pass\n\n\ninit()\n"})
     return tmp_path
 
 

@@ -86,7 +86,7 @@ def test_a_module_init_beside_a_package_entry_is_a_config_error(
             "mysvc/__init__.py": "",
             "mysvc/wsgi.py": "from .app import application\n",
             "mysvc/app.py": "def application(environ, start_response):\n    return []\n",
-            "mysvc/instrument.py": "def init():\n    pass\n",
+            "mysvc/instrument.py": "def init():\n    pass\n\n\ninit()\n",
         },
     )
     before = (tmp_path / "mysvc/wsgi.py").read_text()
@@ -158,7 +158,7 @@ def test_an_init_spec_its_module_cannot_satisfy_is_a_config_error(
             "mysvc/__init__.py": "",
             "mysvc/wsgi.py": "from .app import application\n",
             "mysvc/app.py": "def application(environ, start_response):\n    return []\n",
-            "mysvc/instrument.py": "def init():\n    pass\n",
+            "mysvc/instrument.py": "def init():\n    pass\n\n\ninit()\n",
             "mysvc/settings.py": "import os\nos.environ['A'] = '1'\n",
         },
     )

@@ -10,7 +10,6 @@ code is 0.
 
 from __future__ import annotations
 
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -51,8 +50,13 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> list[str]:
 UNCALLED = {
     "only the function": DEFINES_INIT,
     "called under the main guard": DEFINES_INIT + '\n\nif __name__ == "__main__":\n    init()\n',
-    "async, with a constant": "import logging\nLEVEL = logging.INFO\n\n\n"
-    "async def setup():\n    logging.basicConfig(level=LEVEL)\n",
+    "async, with a logger": "import logging\nlog = logging.getLogger(__name__)\n\n\n"
+    "async def setup():\n    log.info('up')\n",
+    "reads the environment": "import os\nDSN = os.environ.get('DSN')\n" + DEFINES_INIT,
+    "a decorated class": "from dataclasses import dataclass\n\n\n@dataclass\nclass C:\n"
+    "    x: int = 0\n\n\ndef init():\n    pass\n",
+    # It may start its SDK another way: the message says "if".
+    "starts its SDK itself": "import sentry_sdk\n\nsentry_sdk.init()\n\n\ndef setup():\n    pass\n",
 }
 
 
@@ -64,9 +68,9 @@ def test_an_init_module_that_only_defines_its_init_function_is_named(
     name = "setup" if "def setup" in source else "init"
     line = source.splitlines().index(next(s for s in source.splitlines() if f" {name}(" in s))
     assert run(capsys, "--init", "boot") == [
-        f"warning: boot.py:{line + 1}:1: init module 'boot' defines {name}() but calls none"
-        " of its functions when it is imported, so the instrumentation never starts; use"
-        f" --init boot:{name}, or call {name}() at the end of the module"
+        f"warning: boot.py:{line + 1}:1: init module 'boot' defines {name}() but nothing"
+        f" calls it when the file is imported; if {name}() starts the instrumentation, it"
+        f" never runs: use --init boot:{name}, or call {name}() at the end of the module"
     ]
 
 
@@ -75,9 +79,9 @@ def test_a_default_init_file_that_only_defines_init_is_named(
 ) -> None:
     (project / "instrument.server.py").write_text(DEFINES_INIT)
     assert run(capsys) == [
-        "warning: instrument.server.py:4:1: this init file defines init() but calls none of"
-        " its functions when it is imported, so the instrumentation never starts; call"
-        " init() at the end of the file"
+        "warning: instrument.server.py:4:1: this init file defines init() but nothing calls"
+        " it when the file is imported; if init() starts the instrumentation, it never runs:"
+        " call init() at the end of the file"
     ]
 
 
@@ -89,10 +93,8 @@ CALLED = {
     "called in a try": DEFINES_INIT + "\n\ntry:\n    init()\nexcept ImportError:\n    pass\n",
     "an instance made": "class T:\n    pass\n\n\ndef setup():\n    pass\n\n\nTRACER = T()\n",
     "no init function": "import sentry_sdk\n\nsentry_sdk.init()\n\n\ndef helper():\n    pass\n",
-    "starts its SDK itself": "import sentry_sdk\n\nsentry_sdk.init()\n\n\ndef setup():\n    pass\n",
-    "calls anything": DEFINES_INIT + "\n\nlog = __import__('logging').getLogger(__name__)\n",
-    "a decorated class": "from dataclasses import dataclass\n\n\n@dataclass\nclass C:\n"
-    "    x: int = 0\n\n\ndef init():\n    pass\n",
+    "a decorator of its own": "def hook(function):\n    return function\n\n\n@hook\n"
+    "class C:\n    pass\n\n\ndef init():\n    pass\n",
 }
 
 
@@ -114,7 +116,7 @@ UNRUN_DEFAULT = (
     "warning: instrument_server.py:1:1: preload mode runs an init only when --init (init in"
     " [tool.rewriter]) names one, so this init file never runs; pass --init"
     " ./instrument_server.py to run it right after the integrations are prepared, or import"
-    " it from the application"
+    " it from the entry or the modules it imports"
 )
 
 
@@ -126,24 +128,32 @@ def test_preload_without_init_names_the_default_init_file_it_leaves_unrun(
 
 
 @pytest.mark.parametrize(
-    ("entry", "argv"),
+    ("files", "argv"),
     [
         pytest.param(
-            "import os\nimport instrument_server\nfrom chunks.app import handler\n",
+            {"index.py": "import os\nimport instrument_server\nfrom chunks.app import handler\n"},
             PRELOAD,
             id="the entry imports it",
         ),
-        pytest.param(ENTRY, (*PRELOAD, "--init", "./instrument_server.py"), id="named by --init"),
-        pytest.param(ENTRY, (), id="another mode"),
+        pytest.param(
+            {
+                "chunks/app.py": "import instrument_server\n\n\ndef handler(event, context):\n"
+                "    return 'ok'\n"
+            },
+            PRELOAD,
+            id="a module the entry imports imports it",
+        ),
+        pytest.param({}, (*PRELOAD, "--init", "./instrument_server.py"), id="named by --init"),
+        pytest.param({}, (), id="another mode"),
     ],
 )
 def test_a_default_init_file_that_runs_is_not_named(
-    entry: str, argv: tuple[str, ...], project: Path, capsys: pytest.CaptureFixture[str]
+    files: dict[str, str],
+    argv: tuple[str, ...],
+    project: Path,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     (project / "instrument_server.py").write_text("import sentry_sdk\n\nsentry_sdk.init()\n")
-    (project / "index.py").write_text(textwrap.dedent(entry))
-    code = cli.main([*argv, "index.py"])
-    _, err = capsys.readouterr()
-    assert code == 0, err
-    assert UNRUN_DEFAULT not in err.splitlines()
-    assert not [line for line in err.splitlines() if line.startswith("warning:")]
+    for name, text in files.items():
+        (project / name).write_text(text)
+    assert run(capsys, *argv) == []
