@@ -123,16 +123,24 @@ def _direct_imports(
     tree: SourceTree,
     parsed: tuple[str, ast.Module] | None,
 ) -> set[str]:
-    from rewriter.analysis import module_level
-
     text = tree.read_text(entry.filename)
     if text is None:
         return set()
     module = parsed[1] if parsed is not None and parsed[0] == text else module_tree(text)
-    if module is None:
-        return set()
+    return set() if module is None else imported_files(module.body, locator)
+
+
+def imported_files(statements: Iterable[ast.stmt], locator: ModuleLocator) -> set[str]:
+    """The files in the tree that the import statements run by ``statements`` load.
+
+    ``statements`` are a module's top-level statements; the imports are those
+    that run on import (``analysis.module_level``). Paths are relative to the
+    entry's directory.
+    """
+    from rewriter.analysis import module_level
+
     found = set()
-    for node in module_level(module.body):
+    for node in module_level(statements):
         if isinstance(node, (ast.Import, ast.ImportFrom)):
             for name in ImportStatement.from_ast(node).candidate_modules():
                 path = locator.resolve(name)

@@ -226,7 +226,7 @@ def analyse(
         settings, context, layout, bind_type_checking=bool(mirrors) and not type_checking_before
     )
     warnings = list(layout.warnings)
-    warnings.extend(unrun_init_warnings(settings, context))
+    warnings.extend(unrun_init_warnings(settings, context, statements))
     warnings.extend(
         unmatched_runtime_patterns(
             settings.runtime, (site.statement for site in layout.sites), context.locator

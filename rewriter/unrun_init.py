@@ -19,11 +19,11 @@ reach its init another way that the build cannot see.
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 
 from rewriter.analysis import ModuleLocator, import_closure, module_level, module_tree
 from rewriter.config import InitSpec, Settings
-from rewriter.context import Context, init_location
+from rewriter.context import Context, imported_files, init_location
 from rewriter.errors import Diagnostic
 from rewriter.tree import SourceTree
 
@@ -33,28 +33,38 @@ INIT_FUNCTION_NAMES = frozenset(
 """Names that say a function is the module's init: one of them left uncalled is worth a warning."""
 
 
-def unrun_init_warnings(settings: Settings, context: Context) -> list[Diagnostic]:
-    """The warnings of this module for one entry."""
+def unrun_init_warnings(
+    settings: Settings, context: Context, statements: Sequence[ast.stmt]
+) -> list[Diagnostic]:
+    """The warnings of this module for one entry, whose original statements are ``statements``."""
     if context.init is None:
-        found = default_init_file_left_unrun(settings, context)
+        found = default_init_file_left_unrun(settings, context, statements)
     else:
         found = init_function_left_uncalled(context.init, context.locator, context.tree)
     return [] if found is None else [found]
 
 
-def default_init_file_left_unrun(settings: Settings, context: Context) -> Diagnostic | None:
+def default_init_file_left_unrun(
+    settings: Settings, context: Context, statements: Sequence[ast.stmt]
+) -> Diagnostic | None:
     """A warning when preload mode without an init spec leaves a default init file unrun.
 
     None when the entry imports that file, itself or through the modules of
     the tree it imports (``analysis.import_closure``): the application then
-    initialises late on purpose, as preload mode intends.
+    initialises late on purpose, as preload mode intends. ``statements`` are
+    the entry's original top-level statements (``rewriter.generated``), as
+    the text given has them: an earlier lazy run moved the deferred imports
+    under ``if TYPE_CHECKING:``, which runs nothing.
     """
     tree = context.tree
     if settings.mode != "preload" or settings.init is not None or tree is None:
         return None
     found = next((name for name in settings.init_files if tree.is_file(name)), None)
-    if found is None or found in import_closure(context.entry.filename, context.locator, tree):
+    if found is None:
         return None
+    for path in imported_files(statements, context.locator):
+        if found in import_closure(path, context.locator, tree):
+            return None
     return Diagnostic(
         "preload mode runs an init only when --init (init in [tool.rewriter]) names one,"
         f" so this init file never runs; pass --init ./{found} to run it right after the"
@@ -69,11 +79,13 @@ def init_function_left_uncalled(
     """A warning when the init, imported for its side effects, never calls its init function.
 
     That is: the spec names no callable, the init's file (in the tree)
-    defines a function whose name is in ``INIT_FUNCTION_NAMES`` with no
-    decorator, and the code that runs on import (outside function and class
-    bodies and ``if __name__ == "__main__":``) names none of the functions
-    and classes the file defines, so none of them runs (a call through
-    another of its functions names that one). The file may still start its
+    defines a function whose name is in ``INIT_FUNCTION_NAMES``, not async
+    (the fix for one would differ: it must be awaited) and with no
+    decorator, and the code that runs on import (the top-level statements
+    and class bodies, not function bodies nor an ``if __name__ ==
+    "__main__":`` without ``else``) names none of the functions and classes
+    the file defines, so none of them runs (a call through another of its
+    functions names that one). The file may still start its
     instrumentation another way (``sentry_sdk.init()`` at its top level), so
     the message says what happens if that function is the init.
     """
@@ -96,7 +108,7 @@ def init_function_left_uncalled(
             statement
             for name, statement in defined.items()
             if name in INIT_FUNCTION_NAMES
-            and not isinstance(statement, ast.ClassDef)
+            and isinstance(statement, ast.FunctionDef)
             and not statement.decorator_list
         ),
         None,
@@ -121,11 +133,23 @@ def init_function_left_uncalled(
 def _names_own_code_on_import(module: ast.Module, defined: set[str]) -> bool:
     """Whether the statements run on import name any of ``defined`` (or decorate with them)."""
     run_on_import = [statement for statement in module.body if not _is_main_guard(statement)]
-    for statement in module_level(run_on_import):
+    for statement in _run_on_import(run_on_import):
         for node in _parts_run_now(statement):
             if any(isinstance(inner, ast.Name) and inner.id in defined for inner in ast.walk(node)):
                 return True
     return False
+
+
+def _run_on_import(statements: Iterable[ast.stmt]) -> Iterator[ast.stmt]:
+    """``analysis.module_level``, with the bodies of classes: a ``class`` statement runs its body.
+
+    Indentation bounds how deep classes nest (CPython's tokenizer allows 100
+    levels), so the recursion does too.
+    """
+    for statement in module_level(statements):
+        yield statement
+        if isinstance(statement, ast.ClassDef):
+            yield from _run_on_import(statement.body)
 
 
 def _parts_run_now(statement: ast.stmt) -> Iterator[ast.AST]:
@@ -153,13 +177,14 @@ def _parts_run_now(statement: ast.stmt) -> Iterator[ast.AST]:
 
 
 def _is_main_guard(statement: ast.stmt) -> bool:
-    """``if __name__ == "__main__":``, whose body a plain import does not run."""
+    """``if __name__ == "__main__":`` with no ``else``: a plain import runs none of it."""
     return (
         isinstance(statement, ast.If)
+        and not statement.orelse
         and isinstance(statement.test, ast.Compare)
         and isinstance(statement.test.left, ast.Name)
         and statement.test.left.id == "__name__"
-        and len(statement.test.comparators) == 1
+        and [type(op) for op in statement.test.ops] == [ast.Eq]
         and isinstance(statement.test.comparators[0], ast.Constant)
         and statement.test.comparators[0].value == "__main__"
     )

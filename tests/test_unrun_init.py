@@ -50,8 +50,8 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> list[str]:
 UNCALLED = {
     "only the function": DEFINES_INIT,
     "called under the main guard": DEFINES_INIT + '\n\nif __name__ == "__main__":\n    init()\n',
-    "async, with a logger": "import logging\nlog = logging.getLogger(__name__)\n\n\n"
-    "async def setup():\n    log.info('up')\n",
+    "with a logger": "import logging\nlog = logging.getLogger(__name__)\n\n\n"
+    "def setup():\n    log.info('up')\n",
     "reads the environment": "import os\nDSN = os.environ.get('DSN')\n" + DEFINES_INIT,
     "a decorated class": "from dataclasses import dataclass\n\n\n@dataclass\nclass C:\n"
     "    x: int = 0\n\n\ndef init():\n    pass\n",
@@ -93,6 +93,12 @@ CALLED = {
     "called in a try": DEFINES_INIT + "\n\ntry:\n    init()\nexcept ImportError:\n    pass\n",
     "an instance made": "class T:\n    pass\n\n\ndef setup():\n    pass\n\n\nTRACER = T()\n",
     "no init function": "import sentry_sdk\n\nsentry_sdk.init()\n\n\ndef helper():\n    pass\n",
+    "called in a class body": DEFINES_INIT + "\n\nclass Started:\n    done = init()\n",
+    "called in the else of a main guard": DEFINES_INIT
+    + '\n\nif __name__ == "__main__":\n    pass\nelse:\n    init()\n',
+    "called unless run as a script": DEFINES_INIT + '\n\nif __name__ != "__main__":\n    init()\n',
+    # Its fix would differ (an async init must be awaited): no advice at all.
+    "an async init": "async def init():\n    pass\n",
     "a decorator of its own": "def hook(function):\n    return function\n\n\n@hook\n"
     "class C:\n    pass\n\n\ndef init():\n    pass\n",
 }
@@ -157,3 +163,19 @@ def test_a_default_init_file_that_runs_is_not_named(
     for name, text in files.items():
         (project / name).write_text(text)
     assert run(capsys, *argv) == []
+
+
+def test_a_lazy_preload_run_again_does_not_name_the_init_file_the_entry_imports(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The first run moves the entry's import of it under `if TYPE_CHECKING:`
+    # (lazy mode defers it); the second reads the entry's original lines.
+    (project / "instrument_server.py").write_text("import sentry_sdk\n\nsentry_sdk.init()\n")
+    (project / "index.py").write_text(
+        "import os\nimport instrument_server\nfrom chunks.app import handler\n"
+    )
+    assert run(capsys, *PRELOAD, "--lazy", "--no-cache") == []
+    assert "if TYPE_CHECKING:" in (project / "index.py").read_text()
+    code = cli.main([*PRELOAD, "--lazy", "--no-cache", "--check", "index.py"])
+    _, err = capsys.readouterr()
+    assert (code, err) == (0, "1 file would be left unchanged.\n")
