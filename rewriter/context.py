@@ -273,11 +273,13 @@ def check_init_callable(init: InitSpec, locator: ModuleLocator, tree: SourceTree
     name = init.attribute.split(".", 1)[0]
     unknown = summary.star_modules or summary.dynamic_namespace or "__getattr__" in summary.defined
     # Any binding anywhere counts too (a walrus, a `global` in a function).
-    stored = (
+    stored = {
         node.id
         for node in ast.walk(module)
         if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store)
-    )
+    }
+    if name in summary.defined and name not in stored and name == init.attribute:
+        _check_not_async(module, name, shown)
     if unknown or name in summary.defined or name in stored:
         return
     import difflib
@@ -288,6 +290,25 @@ def check_init_callable(init: InitSpec, locator: ModuleLocator, tree: SourceTree
     else:
         hint = f"; to run the module itself, use --init {init.target}"
     raise ConfigError(f"init callable {name!r} is not defined in {shown}{hint}")
+
+
+def _check_not_async(module: ast.Module, name: str, shown: str) -> None:
+    """Raise ``ConfigError`` when the last top-level ``def`` of ``name`` is an ``async def``.
+
+    The init block calls the callable and does not await what it returns:
+    an ``async def``'s body would never run (Python only makes a coroutine).
+    """
+    functions = [
+        statement
+        for statement in module.body
+        if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+        and statement.name == name
+    ]
+    if functions and isinstance(functions[-1], ast.AsyncFunctionDef):
+        raise ConfigError(
+            f"init callable {name!r} in {shown} is an async def: the init block calls it"
+            " without awaiting it, so its body would never run; make it a plain def"
+        )
 
 
 def _init_source(

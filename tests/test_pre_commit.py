@@ -52,7 +52,7 @@ from .handlers import lambda_handler
 PROJECT = {
     "pyproject.toml": PYPROJECT,
     "mysite/__init__.py": "",
-    "mysite/instrument.py": "def init():\n    pass\n\n\ninit()\n",
+    "mysite/instrument.py": "def init():\n    pass\n",
     "mysite/wsgi.py": WSGI,
     # Not an entry: the hooks must leave it alone although it imports first-party code.
     "mysite/views.py": "from .instrument import init\n",

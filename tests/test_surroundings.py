@@ -86,7 +86,7 @@ def test_a_module_init_beside_a_package_entry_is_a_config_error(
             "mysvc/__init__.py": "",
             "mysvc/wsgi.py": "from .app import application\n",
             "mysvc/app.py": "def application(environ, start_response):\n    return []\n",
-            "mysvc/instrument.py": "def init():\n    pass\n\n\ninit()\n",
+            "mysvc/instrument.py": "def init():\n    pass\n",
         },
     )
     before = (tmp_path / "mysvc/wsgi.py").read_text()
@@ -142,6 +142,11 @@ def test_a_misspelt_init_module_suggests_the_closest_name(
             " to run the module itself, use --init mysvc.settings",
         ),
         (
+            "mysvc.aio:init",  # the block would call it and drop the coroutine unawaited
+            "init callable 'init' in aio.py is an async def: the init block calls it"
+            " without awaiting it, so its body would never run; make it a plain def",
+        ),
+        (
             "mysvc.instrument.init",
             "init module 'mysvc.instrument.init' cannot be imported: 'mysvc.instrument'"
             " (mysvc/instrument.py) is a module, not a package;"
@@ -158,8 +163,9 @@ def test_an_init_spec_its_module_cannot_satisfy_is_a_config_error(
             "mysvc/__init__.py": "",
             "mysvc/wsgi.py": "from .app import application\n",
             "mysvc/app.py": "def application(environ, start_response):\n    return []\n",
-            "mysvc/instrument.py": "def init():\n    pass\n\n\ninit()\n",
+            "mysvc/instrument.py": "def init():\n    pass\n",
             "mysvc/settings.py": "import os\nos.environ['A'] = '1'\n",
+            "mysvc/aio.py": "async def init():\n    pass\n",
         },
     )
     before = (tmp_path / "mysvc/wsgi.py").read_text()
