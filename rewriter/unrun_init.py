@@ -62,9 +62,12 @@ def default_init_file_left_unrun(
     found = next((name for name in settings.init_files if tree.is_file(name)), None)
     if found is None:
         return None
+    reached: set[str] = set()
     for path in imported_files(statements, context.locator):
-        if found in import_closure(path, context.locator, tree):
-            return None
+        if path not in reached:
+            reached |= import_closure(path, context.locator, tree)
+    if found in reached:
+        return None
     return Diagnostic(
         "preload mode runs an init only when --init (init in [tool.rewriter]) names one,"
         f" so this init file never runs; pass --init ./{found} to run it right after the"
