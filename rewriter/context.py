@@ -11,6 +11,7 @@ from rewriter.analysis import (
     ExportReader,
     ModuleLocator,
     RuntimeClassifier,
+    module_level,
     module_tree,
     summarise_module,
 )
@@ -137,8 +138,6 @@ def imported_files(statements: Iterable[ast.stmt], locator: ModuleLocator) -> se
     that run on import (``analysis.module_level``). Paths are relative to the
     entry's directory.
     """
-    from rewriter.analysis import module_level
-
     found = set()
     for node in module_level(statements):
         if isinstance(node, (ast.Import, ast.ImportFrom)):
@@ -293,18 +292,30 @@ def check_init_callable(init: InitSpec, locator: ModuleLocator, tree: SourceTree
 
 
 def _check_not_async(module: ast.Module, name: str, shown: str) -> None:
-    """Raise ``ConfigError`` when the last top-level ``def`` of ``name`` is an ``async def``.
+    """Raise ``ConfigError`` when ``name`` is bound only by undecorated ``async def``s.
 
     The init block calls the callable and does not await what it returns:
     an ``async def``'s body would never run (Python only makes a coroutine).
+    Any other binding of ``name`` that runs on import (a ``def``, a class,
+    an import, a decorator such as asgiref's ``async_to_sync``) may make it
+    a plain callable, and is left to the run. Assignments are the caller's.
     """
-    functions = [
+    bindings = [
         statement
-        for statement in module.body
-        if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
-        and statement.name == name
+        for statement in module_level(module.body)
+        if (
+            isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+            and statement.name == name
+        )
+        or (
+            isinstance(statement, (ast.Import, ast.ImportFrom))
+            and any((alias.asname or alias.name).split(".")[0] == name for alias in statement.names)
+        )
     ]
-    if functions and isinstance(functions[-1], ast.AsyncFunctionDef):
+    if bindings and all(
+        isinstance(statement, ast.AsyncFunctionDef) and not statement.decorator_list
+        for statement in bindings
+    ):
         raise ConfigError(
             f"init callable {name!r} in {shown} is an async def: the init block calls it"
             " without awaiting it, so its body would never run; make it a plain def"

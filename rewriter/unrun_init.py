@@ -28,9 +28,14 @@ from rewriter.errors import Diagnostic
 from rewriter.tree import SourceTree
 
 INIT_FUNCTION_NAMES = frozenset(
-    {"init", "initialize", "initialise", "setup", "configure", "instrument", "main"}
+    {"init", "initialize", "initialise", "setup", "configure", "instrument"}
 )
-"""Names that say a function is the module's init: one of them left uncalled is worth a warning."""
+"""Names that say a function is the module's init: one of them left uncalled is worth a warning.
+
+Not ``main``: beside ``if __name__ == "__main__": main()`` it is a script's
+entry point, and calling it on import would run the script (its argument
+parser, say) inside the server.
+"""
 
 
 def unrun_init_warnings(
@@ -69,9 +74,10 @@ def default_init_file_left_unrun(
     if found in reached:
         return None
     return Diagnostic(
-        "preload mode runs an init only when --init (init in [tool.rewriter]) names one,"
-        f" so this init file never runs; pass --init ./{found} to run it right after the"
-        " integrations are prepared, or import it from the entry or the modules it imports",
+        "preload mode runs an init only when --init (init in [tool.rewriter]) names one, and"
+        " no import of this init file was found from the entry, so it may never run; pass"
+        f" --init ./{found} to run it right after the integrations are prepared, unless a"
+        " module the build cannot follow imports it (a settings module named in a string)",
         path=found,
     )
 
@@ -113,6 +119,7 @@ def init_function_left_uncalled(
             if name in INIT_FUNCTION_NAMES
             and isinstance(statement, ast.FunctionDef)
             and not statement.decorator_list
+            and _takes_no_arguments(statement.args)
         ),
         None,
     )
@@ -131,6 +138,12 @@ def init_function_left_uncalled(
         function.col_offset + 1,
         path=path,
     )
+
+
+def _takes_no_arguments(arguments: ast.arguments) -> bool:
+    """Whether a call with no arguments binds every parameter (the advice makes that call)."""
+    positional = [*arguments.posonlyargs, *arguments.args]
+    return len(arguments.defaults) == len(positional) and None not in arguments.kw_defaults
 
 
 def _names_own_code_on_import(module: ast.Module, defined: set[str]) -> bool:
@@ -180,17 +193,23 @@ def _parts_run_now(statement: ast.stmt) -> Iterator[ast.AST]:
 
 
 def _is_main_guard(statement: ast.stmt) -> bool:
-    """``if __name__ == "__main__":`` with no ``else``: a plain import runs none of it."""
-    return (
-        isinstance(statement, ast.If)
-        and not statement.orelse
-        and isinstance(statement.test, ast.Compare)
-        and isinstance(statement.test.left, ast.Name)
-        and statement.test.left.id == "__name__"
-        and [type(op) for op in statement.test.ops] == [ast.Eq]
-        and isinstance(statement.test.comparators[0], ast.Constant)
-        and statement.test.comparators[0].value == "__main__"
-    )
+    """``if __name__ == "__main__":``, either way round, with no ``else``: an import runs none."""
+    if not isinstance(statement, ast.If) or statement.orelse:
+        return False
+    test = statement.test
+    if not isinstance(test, ast.Compare) or [type(op) for op in test.ops] != [ast.Eq]:
+        return False
+    sides = {_guard_side(test.left), _guard_side(test.comparators[0])}
+    return sides == {"__name__", "'__main__'"}
+
+
+def _guard_side(node: ast.expr) -> str | None:
+    """``__name__`` for that name, ``'__main__'`` for that string, else None."""
+    if isinstance(node, ast.Name) and node.id == "__name__":
+        return "__name__"
+    if isinstance(node, ast.Constant) and node.value == "__main__":
+        return "'__main__'"
+    return None
 
 
 __all__ = [

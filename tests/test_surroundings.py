@@ -188,9 +188,15 @@ def test_an_init_callable_the_module_may_bind_dynamically_is_left_to_the_run(
             "instrument.py": "from setup_helpers import *\n",
             "setup_helpers.py": "def init():\n    pass\n",
             "walrus.py": "import os\nif (init := getattr(os, 'getcwd', None)):\n    pass\n",
+            # An async def that something else makes a plain callable.
+            "decorated.py": "from asgiref.sync import async_to_sync\n\n\n@async_to_sync\n"
+            "async def init():\n    pass\n",
+            "rebound.py": "async def init():\n    pass\n\n\nfrom setup_helpers import init\n",
+            "either.py": "import os\n\n\nasync def init():\n    pass\n\n\nif os.environ:\n"
+            "    def init():\n        pass\n",
         },
     )
-    for spec in ("instrument:init", "walrus:init"):
+    for spec in ("instrument:init", "walrus:init", "decorated:init", "rebound:init", "either:init"):
         code, err = run_cli(
             capsys, "--init", spec, "--handler", "application", "wsgi.py", cwd=tmp_path
         )

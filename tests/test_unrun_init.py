@@ -50,6 +50,9 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> list[str]:
 UNCALLED = {
     "only the function": DEFINES_INIT,
     "called under the main guard": DEFINES_INIT + '\n\nif __name__ == "__main__":\n    init()\n',
+    "called under a reversed main guard": DEFINES_INIT
+    + '\n\nif "__main__" == __name__:\n    init()\n',
+    "keyword arguments with defaults": "def init(*, dsn=None):\n    pass\n",
     "with a logger": "import logging\nlog = logging.getLogger(__name__)\n\n\n"
     "def setup():\n    log.info('up')\n",
     "reads the environment": "import os\nDSN = os.environ.get('DSN')\n" + DEFINES_INIT,
@@ -99,6 +102,10 @@ CALLED = {
     "called unless run as a script": DEFINES_INIT + '\n\nif __name__ != "__main__":\n    init()\n',
     # Its fix would differ (an async init must be awaited): no advice at all.
     "an async init": "async def init():\n    pass\n",
+    # The advice calls it with no arguments, which would fail.
+    "an init that needs an argument": "def instrument(app):\n    pass\n",
+    # A script's entry point: calling it on import would run the script.
+    "a script's main": "def main():\n    pass\n\n\nif __name__ == '__main__':\n    main()\n",
     "a decorator of its own": "def hook(function):\n    return function\n\n\n@hook\n"
     "class C:\n    pass\n\n\ndef init():\n    pass\n",
 }
@@ -120,9 +127,10 @@ def test_an_init_callable_is_not_named(project: Path, capsys: pytest.CaptureFixt
 PRELOAD = ("--mode", "preload", "--preload", "flask")
 UNRUN_DEFAULT = (
     "warning: instrument_server.py:1:1: preload mode runs an init only when --init (init in"
-    " [tool.rewriter]) names one, so this init file never runs; pass --init"
-    " ./instrument_server.py to run it right after the integrations are prepared, or import"
-    " it from the entry or the modules it imports"
+    " [tool.rewriter]) names one, and no import of this init file was found from the entry,"
+    " so it may never run; pass --init ./instrument_server.py to run it right after the"
+    " integrations are prepared, unless a module the build cannot follow imports it (a"
+    " settings module named in a string)"
 )
 
 
