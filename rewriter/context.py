@@ -277,7 +277,8 @@ def check_init_callable(init: InitSpec, locator: ModuleLocator, tree: SourceTree
         for node in ast.walk(module)
         if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store)
     }
-    if name in summary.defined and name not in stored and name == init.attribute:
+    # `module:obj.method` may name anything; a plain name bound only by `def`s is read.
+    if name == init.attribute and name in summary.defined and name not in stored:
         _check_not_async(module, name, shown)
     if unknown or name in summary.defined or name in stored:
         return

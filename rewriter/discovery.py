@@ -20,6 +20,7 @@ from rewriter import probes
 from rewriter.analysis import EntryLocation, ModuleLocator, RuntimeClassifier, module_level
 from rewriter.bindings import ImportStatement
 from rewriter.config import Settings
+from rewriter.errors import RewriteError
 from rewriter.files import DiskTree, read_source
 from rewriter.parsing import compiler_warnings_ignored, python_tree
 
@@ -71,7 +72,7 @@ def _runtime_relpaths(entry: Path, text: str, settings: Settings) -> list[str] |
         # (a dotted name of 20,000 parts) takes minutes.
         with compiler_warnings_ignored():
             module = python_tree(text)
-    except Exception:  # reported when the entry is rewritten
+    except RewriteError:  # reported when the entry is rewritten
         return None
     tree = DiskTree(entry.parent, settings.max_size)
     location = EntryLocation.detect(str(entry), tree)
